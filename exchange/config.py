@@ -1,0 +1,74 @@
+"""Every named limit and setting of a server, in one typed object (STYLE §9)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+__all__ = ["ACK_DEADLINES", "Limits", "ServerConfig", "from_env"]
+
+#: Default ack deadline per priority, in seconds (flash 15 min, immediate 1 h, ...).
+ACK_DEADLINES: dict[str, int] = {
+    "flash": 15 * 60,
+    "immediate": 60 * 60,
+    "priority": 6 * 60 * 60,
+    "routine": 24 * 60 * 60,
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits on every untrusted input. Each one is named so it can be tuned and cited."""
+
+    max_body: int = 2 * 1024 * 1024  # PROTOCOL §7: default 2 MiB, 413 beyond
+    max_recipients: int = 500
+    max_groups: int = 64
+    max_header: int = 8 * 1024  # a JOSE protected header, a token
+    max_json_depth: int = 32
+    clock_skew: int = 60  # PROTOCOL §6
+    token_lifetime: int = 300  # PROTOCOL §6: exp - iat
+    future_iat: int = 300  # PROTOCOL §5: a bulletin's iat in the future
+    page_size: int = 100
+    max_page_size: int = 1000
+    audit_max_page: int = 1000
+    ws_max_frame: int = 64 * 1024
+    ws_send_queue: int = 1024  # items queued per connection before it is dropped
+    ws_heartbeat: float = 20.0
+    rate_per_second: float = 50.0  # per client, token bucket refill
+    rate_burst: int = 200
+    max_concurrency: int = 512  # requests in flight per node before 503
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    db_url: str = "sqlite+aiosqlite:///exchange.db"
+    keys_dir: Path = Path("keys")
+    exchange_id: str = "avsec-exchange"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    limits: Limits = field(default_factory=Limits)
+    ack_deadlines: dict[str, int] = field(default_factory=lambda: dict(ACK_DEADLINES))
+    escalation_interval: float = 5.0  # how often overdue acks are looked for
+    poll_interval: float = 1.0  # fallback wake-up for streams when a notification is lost
+
+    @property
+    def server_key_path(self) -> Path:
+        return self.keys_dir / "server" / "signing.jwk"
+
+    def with_(self, **changes: object) -> ServerConfig:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def from_env(**overrides: object) -> ServerConfig:
+    """A config from ``EXCHANGE_*`` variables, then explicit overrides (CLI flags)."""
+    env = os.environ
+    cfg = ServerConfig(
+        db_url=env.get("EXCHANGE_DB_URL", ServerConfig.db_url),
+        keys_dir=Path(env.get("EXCHANGE_KEYS_DIR", "keys")),
+        exchange_id=env.get("EXCHANGE_ID", ServerConfig.exchange_id),
+        host=env.get("EXCHANGE_HOST", ServerConfig.host),
+        port=int(env.get("EXCHANGE_PORT", ServerConfig.port)),
+    )
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return replace(cfg, **given)  # type: ignore[arg-type]

@@ -1,0 +1,224 @@
+"""One error tree for the whole exchange.
+
+Every error carries a stable ``code`` (the problem+json ``type`` is
+``urn:avsec:error:<code>``), an HTTP ``status`` and a safe ``title``.  ``detail`` is
+what the peer may be told; a failed cryptographic check says only that it failed.
+
+Two branches matter to callers: :class:`InputError` (the peer sent bad data, never
+retry as is) and :class:`StorageError` (a transport or storage failure, retry later).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AuthError",
+    "BadInnerSignature",
+    "BadSignature",
+    "CommitmentMismatch",
+    "Conflict",
+    "CryptoError",
+    "DecryptFailed",
+    "DuplicateRecipient",
+    "ExchangeError",
+    "Forbidden",
+    "InputError",
+    "InvalidBulletin",
+    "InvalidKey",
+    "MalformedEnvelope",
+    "MetadataMismatch",
+    "NotARecipient",
+    "NotFound",
+    "PayloadTooLarge",
+    "RateLimited",
+    "RecipientMismatch",
+    "StorageError",
+    "UnknownKey",
+    "UnsupportedAlgorithm",
+    "UnwrapFailed",
+    "Unavailable",
+]
+
+
+class ExchangeError(Exception):
+    """Root of every error the exchange raises on purpose."""
+
+    code: ClassVar[str] = "internal"
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        self.detail = detail or self.title
+        #: extra members for the problem+json body (e.g. ``expected_kids``)
+        self.extra = extra
+        super().__init__(self.detail)
+
+    @property
+    def type_uri(self) -> str:
+        return f"urn:avsec:error:{self.code}"
+
+    def problem(self) -> dict[str, Any]:
+        """RFC 9457 problem details for this error."""
+        body: dict[str, Any] = {
+            "type": self.type_uri,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        body.update(self.extra)
+        return body
+
+
+# --- the peer sent bad data -------------------------------------------------------------
+
+
+class InputError(ExchangeError):
+    code = "invalid-request"
+    status = 400
+    title = "Invalid request"
+
+
+class InvalidBulletin(InputError):
+    """A bulletin (section 4) or its body fails its schema."""
+
+    code = "invalid-bulletin"
+    title = "Invalid bulletin"
+
+
+class InvalidKey(InputError):
+    """A JWK is malformed, of the wrong kind, or a small-order point."""
+
+    code = "invalid-key"
+    title = "Invalid key"
+
+
+class CryptoError(InputError):
+    """Base of every failed cryptographic or structural check on a JWS/JWE."""
+
+    code = "crypto-error"
+    title = "Cryptographic check failed"
+
+
+class MalformedEnvelope(CryptoError):
+    code = "malformed-envelope"
+    title = "Malformed envelope"
+
+
+class UnsupportedAlgorithm(CryptoError):
+    code = "unsupported-algorithm"
+    title = "Unsupported algorithm or header"
+
+
+class UnknownKey(CryptoError):
+    code = "unknown-kid"
+    title = "Unknown key"
+
+
+class BadSignature(CryptoError):
+    code = "bad-signature"
+    title = "Signature verification failed"
+
+
+class DuplicateRecipient(CryptoError):
+    code = "duplicate-recipient"
+    title = "A recipient is listed twice"
+
+
+class NotARecipient(CryptoError):
+    code = "not-a-recipient"
+    title = "Not a recipient of this bulletin"
+
+
+class UnwrapFailed(CryptoError):
+    code = "unwrap-failed"
+    title = "Content key could not be unwrapped"
+
+
+class CommitmentMismatch(CryptoError):
+    code = "commitment-mismatch"
+    title = "Content key does not match its commitment"
+
+
+class DecryptFailed(CryptoError):
+    code = "decrypt-failed"
+    title = "Decryption failed"
+
+
+class BadInnerSignature(CryptoError):
+    code = "bad-inner-signature"
+    title = "Inner signature verification failed"
+
+
+class MetadataMismatch(CryptoError):
+    code = "metadata-mismatch"
+    title = "Routing metadata does not match the signed bulletin"
+
+
+# --- authentication, authorisation and admission ----------------------------------------
+
+
+class AuthError(ExchangeError):
+    code = "unauthorized"
+    status = 401
+    title = "Authentication failed"
+
+
+class Forbidden(ExchangeError):
+    code = "forbidden"
+    status = 403
+    title = "Forbidden"
+
+
+class NotFound(ExchangeError):
+    code = "not-found"
+    status = 404
+    title = "Not found"
+
+
+class Conflict(ExchangeError):
+    code = "conflict"
+    status = 409
+    title = "Conflict"
+
+
+class PayloadTooLarge(ExchangeError):
+    code = "payload-too-large"
+    status = 413
+    title = "Payload too large"
+
+
+class RecipientMismatch(ExchangeError):
+    """PROTOCOL §5: the JWE's recipient kids are not exactly the expected ones."""
+
+    code = "recipient-mismatch"
+    status = 422
+    title = "Recipients do not match the directory"
+
+
+class RateLimited(ExchangeError):
+    code = "rate-limited"
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+# --- transport or storage failures ------------------------------------------------------
+
+
+class StorageError(ExchangeError):
+    """The database failed or is out of reach: retry later."""
+
+    code = "unavailable"
+    status = 503
+    title = "Service unavailable"
+
+
+class Unavailable(StorageError):
+    """Overload or shutdown: retry later."""
+
+    code = "overloaded"
+    title = "Service overloaded"
