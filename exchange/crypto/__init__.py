@@ -7,6 +7,14 @@ an error from :mod:`exchange.errors`.
 from __future__ import annotations
 
 from exchange.crypto._b64 import b64u_decode, b64u_encode
+from exchange.crypto.envelope import (
+    ROUTING_FIELDS,
+    EnvelopeInfo,
+    OpenedBulletin,
+    open_envelope,
+    seal,
+    verify_envelope,
+)
 from exchange.crypto.jws import (
     TYP_ACK,
     TYP_BULLETIN,
@@ -43,6 +51,7 @@ __all__ = [
     "ALG_EDDSA",
     "ALG_HYBRID",
     "ALG_X25519",
+    "ROUTING_FIELDS",
     "TYP_ACK",
     "TYP_BULLETIN",
     "TYP_DIRECTORY",
@@ -53,6 +62,8 @@ __all__ = [
     "Ed25519Signer",
     "EncryptionPrivateKey",
     "EncryptionPublicKey",
+    "EnvelopeInfo",
+    "OpenedBulletin",
     "RequestClaims",
     "Signer",
     "SigningPublicKey",
@@ -61,10 +72,13 @@ __all__ = [
     "b64u_encode",
     "body_hash",
     "make_request_token",
+    "open_envelope",
     "parse_encryption_jwk",
     "parse_signing_jwk",
     "peek_header",
+    "seal",
     "sign_compact",
     "verify_compact",
+    "verify_envelope",
     "verify_request_token",
 ]
