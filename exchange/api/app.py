@@ -1,0 +1,114 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import WSCloseCode, web
+
+from exchange.api import (
+    routes_admin,
+    routes_audit,
+    routes_bulletins,
+    routes_directory,
+    routes_stream,
+)
+from exchange.api.app_keys import SOCKETS
+from exchange.api.keys import EXCHANGE
+from exchange.api.openapi import routes as openapi_routes
+from exchange.api.problems import problem_middleware, problem_response
+from exchange.errors import ExchangeError, Unavailable
+from exchange.service import Exchange
+from exchange.service import delivery
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("exchange.api")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _concurrency_middleware(limit: int) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    in_flight = 0
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        nonlocal in_flight
+        if request.path == "/v1/stream":
+            return await handler(request)
+        if in_flight >= limit:
+            return problem_response(Unavailable("too many requests in flight; retry shortly"))
+        in_flight += 1
+        try:
+            return await handler(request)
+        finally:
+            in_flight -= 1
+
+    return middleware
+
+
+async def _every(seconds: float, job: Callable[[], Awaitable[None]], name: str) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await job()
+        except ExchangeError as exc:
+            log.warning("%s failed: %s", name, exc.code)
+        except Exception:
+            log.exception("%s failed", name)
+
+
+def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
+    """An application serving PROTOCOL §7 for ``ex``. With ``own_db`` the app closes the
+    database on cleanup."""
+    app = web.Application(
+        client_max_size=ex.limits.max_body,
+        middlewares=[problem_middleware, _concurrency_middleware(ex.limits.max_concurrency)],
+    )
+    app[EXCHANGE] = ex
+    app[SOCKETS] = weakref.WeakSet()
+    for module_routes in (
+        routes_directory.routes,
+        routes_admin.routes,
+        routes_bulletins.routes,
+        routes_stream.routes,
+        routes_audit.routes,
+        openapi_routes,
+    ):
+        app.add_routes(module_routes)
+
+    async def background(app: web.Application) -> AsyncIterator[None]:
+        tasks = [
+            asyncio.create_task(_every(60.0, ex.prune, "jti pruning")),
+            asyncio.create_task(
+                _every(ex.config.escalation_interval, lambda: delivery.escalate(ex), "escalation")
+            ),
+            asyncio.create_task(ex.marker.run()),
+        ]
+        if ex.config.poll_interval > 0:
+
+            async def poll() -> None:
+                ex.hub.wake_all()
+
+            tasks.append(asyncio.create_task(_every(ex.config.poll_interval, poll, "poll")))
+        yield
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        await ex.marker.flush()
+        if own_db:
+            await ex.db.close()
+
+    async def on_shutdown(app: web.Application) -> None:
+        for ws in list(app[SOCKETS]):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+
+    app.cleanup_ctx.append(background)
+    app.on_shutdown.append(on_shutdown)
+    return app

@@ -1,0 +1,24 @@
+"""Typed application state (``web.AppKey``) and the per-request authentication step."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from exchange.service import Caller, Exchange
+
+__all__ = ["EXCHANGE", "authenticate"]
+
+EXCHANGE = web.AppKey("exchange", Exchange)
+
+
+async def authenticate(request: web.Request) -> tuple[Caller, bytes]:
+    """Read the body (bounded by ``client_max_size``) and verify the request token
+    (PROTOCOL §6). ``htu`` is the path as sent on the wire, without the query."""
+    ex = request.app[EXCHANGE]
+    body = await request.read()
+    auth = request.headers.get("Authorization", "")
+    token: str | None = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+    if token is None and request.headers.get("Upgrade", "").lower() == "websocket":
+        token = request.query.get("access_token")
+    caller = await ex.authenticate(token, request.method, request.rel_url.raw_path, body or None)
+    return caller, body

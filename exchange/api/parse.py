@@ -1,0 +1,121 @@
+"""Parsing untrusted request bodies and parameters into plain, checked values."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from aiohttp import web
+
+from exchange.bulletin import vocab
+from exchange.errors import InputError
+
+__all__ = [
+    "CLIENT_ID",
+    "check_id",
+    "GROUP_ID",
+    "PARTY_ID",
+    "json_body",
+    "opt_str",
+    "query_int",
+    "req_str",
+    "str_list",
+]
+
+PARTY_ID = vocab.PARTY_ID_RE
+GROUP_ID = vocab.GROUP_ID_RE
+CLIENT_ID = vocab.CLIENT_ID_RE
+
+
+def _shape(pattern: re.Pattern[str]) -> str:
+    return pattern.pattern.strip("^").removesuffix("\\Z")
+
+
+def _depth(obj: Any, limit: int) -> None:
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        if d > limit:
+            raise InputError(f"JSON nested deeper than {limit} levels")
+        if isinstance(o, dict):
+            stack.extend((v, d + 1) for v in o.values())
+        elif isinstance(o, list):
+            stack.extend((v, d + 1) for v in o)
+
+
+def json_body(body: bytes, *, max_depth: int = 32) -> dict[str, Any]:
+    """A JSON object body, or a 400 that says why not."""
+    try:
+        obj = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError("request body is not UTF-8") from exc
+    except (ValueError, RecursionError) as exc:
+        raise InputError("request body is not valid JSON") from exc
+    if not isinstance(obj, dict):
+        raise InputError("request body must be a JSON object")
+    _depth(obj, max_depth)
+    return obj
+
+
+def req_str(
+    obj: dict[str, Any],
+    name: str,
+    *,
+    pattern: re.Pattern[str] | None = None,
+    choices: tuple[str, ...] | frozenset[str] | None = None,
+    max_len: int = 200,
+) -> str:
+    v = obj.get(name)
+    if not isinstance(v, str) or not v:
+        raise InputError(f"'{name}' must be a non-empty string")
+    if len(v) > max_len:
+        raise InputError(f"'{name}' is longer than {max_len} characters")
+    if pattern is not None and not pattern.fullmatch(v):
+        raise InputError(f"'{name}' is not a valid identifier ({_shape(pattern)})")
+    if choices is not None and v not in choices:
+        raise InputError(f"'{name}' must be one of {', '.join(sorted(choices))}")
+    return v
+
+
+def opt_str(obj: dict[str, Any], name: str, **kw: Any) -> str | None:
+    if obj.get(name) is None:
+        return None
+    return req_str(obj, name, **kw)
+
+
+def str_list(
+    obj: dict[str, Any], name: str, *, choices: frozenset[str] | tuple[str, ...], max_items: int = 16
+) -> list[str]:
+    v = obj.get(name)
+    if not isinstance(v, list) or not v or len(v) > max_items:
+        raise InputError(f"'{name}' must be a non-empty list of at most {max_items} strings")
+    out: list[str] = []
+    for item in v:
+        if not isinstance(item, str) or item not in choices:
+            raise InputError(f"'{name}' items must be among {', '.join(sorted(choices))}")
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def check_id(value: str, pattern: re.Pattern[str], what: str) -> str:
+    if not pattern.fullmatch(value):
+        raise InputError(f"{what} is not valid ({_shape(pattern)})")
+    return value
+
+
+def query_int(
+    request: web.Request, name: str, default: int | None, *, lo: int = 0, hi: int = 2**62
+) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        if default is None:
+            raise InputError(f"query parameter '{name}' is required")
+        return default
+    if not re.fullmatch(r"-?[0-9]{1,19}", raw):
+        raise InputError(f"query parameter '{name}' must be an integer")
+    v = int(raw)
+    if not lo <= v <= hi:
+        raise InputError(f"query parameter '{name}' must be between {lo} and {hi}")
+    return v

@@ -1,0 +1,75 @@
+"""RFC 9457 problem+json for every error; never a stack trace on the wire."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from exchange.errors import (
+    ExchangeError,
+    InputError,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+)
+
+__all__ = ["MethodNotAllowed", "problem_middleware", "problem_response"]
+
+log = logging.getLogger("exchange.api")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class MethodNotAllowed(InputError):
+    code = "method-not-allowed"
+    status = 405
+    title = "Method not allowed"
+
+
+def problem_response(err: ExchangeError) -> web.Response:
+    headers = {}
+    if isinstance(err, RateLimited):
+        headers["Retry-After"] = str(err.retry_after)
+    elif err.status == 503:
+        headers["Retry-After"] = "1"
+    return web.Response(
+        status=err.status,
+        body=json.dumps(err.problem()).encode(),
+        content_type="application/problem+json",
+        headers=headers,
+    )
+
+
+def _from_http(exc: web.HTTPException) -> ExchangeError:
+    if exc.status == 413:
+        return PayloadTooLarge("request body exceeds the configured maximum")
+    if exc.status == 404:
+        return NotFound("no such resource")
+    if exc.status == 405:
+        return MethodNotAllowed("method not allowed on this resource")
+    err = InputError(exc.reason or "bad request")
+    err.status = exc.status  # type: ignore[misc]
+    return err
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ExchangeError as err:
+        if err.status >= 500:
+            log.warning("%s %s -> %s: %s", request.method, request.path, err.status, err.code)
+        return problem_response(err)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem_response(_from_http(exc))
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem_response(ExchangeError("internal error"))

@@ -1,0 +1,137 @@
+"""``/v1/admin/…`` (PROTOCOL §7) and group subscriptions: parse, call, format."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from exchange.api.keys import EXCHANGE, authenticate
+from exchange.api.parse import (
+    CLIENT_ID,
+    GROUP_ID,
+    PARTY_ID,
+    check_id,
+    json_body,
+    opt_str,
+    req_str,
+    str_list,
+)
+from exchange.bulletin.vocab import PRIORITIES, TYPES
+from exchange.errors import InputError
+from exchange.service import admin
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+KINDS = ("state", "organization", "feed")
+ROLES = frozenset({"poster", "reader", "admin"})
+MEMBER_ROLES = ("chair", "member", "observer")
+
+
+@routes.post("/v1/admin/parties")
+async def add_party(request: web.Request) -> web.Response:
+    caller, body = await authenticate(request)
+    obj = json_body(body)
+    pid = req_str(obj, "id", pattern=PARTY_ID, max_len=32)
+    name = req_str(obj, "name", max_len=200)
+    kind = req_str(obj, "kind", choices=KINDS)
+    v = await admin.add_party(request.app[EXCHANGE], caller, id=pid, name=name, kind=kind)
+    return web.json_response({"id": pid, "name": name, "kind": kind, "version": v}, status=201)
+
+
+@routes.post("/v1/admin/clients")
+async def add_client(request: web.Request) -> web.Response:
+    caller, body = await authenticate(request)
+    obj = json_body(body)
+    cid = req_str(obj, "id", pattern=CLIENT_ID, max_len=96)
+    party = req_str(obj, "party", pattern=PARTY_ID, max_len=32)
+    roles = str_list(obj, "roles", choices=ROLES)
+    ex = request.app[EXCHANGE]
+    kid, v = await admin.add_client(ex, caller, id=cid, party=party, roles=roles, jwk=obj.get("jwk"))
+    return web.json_response(
+        {"id": cid, "party": party, "roles": sorted(roles), "kid": kid, "version": v}, status=201
+    )
+
+
+@routes.post("/v1/admin/parties/{party}/encryption-keys")
+async def add_enc_key(request: web.Request) -> web.Response:
+    caller, body = await authenticate(request)
+    party = check_id(request.match_info["party"], PARTY_ID, "party id")
+    obj = json_body(body)
+    ex = request.app[EXCHANGE]
+    kid, v = await admin.add_enc_key(ex, caller, party=party, jwk=obj.get("jwk"))
+    return web.json_response(
+        {"party": party, "kid": kid, "status": "active", "version": v}, status=201
+    )
+
+
+@routes.post("/v1/admin/keys/{kid}/revoke")
+async def revoke_key(request: web.Request) -> web.Response:
+    caller, _ = await authenticate(request)
+    kid = request.match_info["kid"]
+    if not 0 < len(kid) <= 64:
+        raise InputError("kid must be 1 to 64 characters")
+    v = await admin.revoke_key(request.app[EXCHANGE], caller, kid=kid)
+    return web.json_response({"kid": kid, "status": "revoked", "version": v})
+
+
+@routes.post("/v1/admin/groups")
+async def add_group(request: web.Request) -> web.Response:
+    caller, body = await authenticate(request)
+    obj = json_body(body)
+    gid = req_str(obj, "id", pattern=GROUP_ID, max_len=64)
+    name = req_str(obj, "name", max_len=200)
+    v = await admin.add_group(request.app[EXCHANGE], caller, id=gid, name=name)
+    return web.json_response({"id": gid, "name": name, "version": v}, status=201)
+
+
+@routes.put("/v1/admin/groups/{gid}/members/{party}")
+async def set_member(request: web.Request) -> web.Response:
+    caller, body = await authenticate(request)
+    gid = check_id(request.match_info["gid"], GROUP_ID, "group id")
+    party = check_id(request.match_info["party"], PARTY_ID, "party id")
+    role = req_str(json_body(body), "role", choices=MEMBER_ROLES)
+    v = await admin.set_member(request.app[EXCHANGE], caller, group=gid, party=party, role=role)
+    return web.json_response({"group": gid, "party": party, "role": role, "version": v})
+
+
+@routes.delete("/v1/admin/groups/{gid}/members/{party}")
+async def remove_member(request: web.Request) -> web.Response:
+    caller, _ = await authenticate(request)
+    gid = check_id(request.match_info["gid"], GROUP_ID, "group id")
+    party = check_id(request.match_info["party"], PARTY_ID, "party id")
+    v = await admin.remove_member(request.app[EXCHANGE], caller, group=gid, party=party)
+    return web.json_response({"group": gid, "party": party, "removed": True, "version": v})
+
+
+@routes.get("/v1/groups/{gid}/subscriptions")
+async def list_subscriptions(request: web.Request) -> web.Response:
+    caller, _ = await authenticate(request)
+    gid = check_id(request.match_info["gid"], GROUP_ID, "group id")
+    subs = await admin.list_subscriptions(request.app[EXCHANGE], caller, gid)
+    return web.json_response({"group": gid, "subscriptions": subs})
+
+
+@routes.put("/v1/groups/{gid}/subscriptions/{source}")
+async def put_subscription(request: web.Request) -> web.Response:
+    caller, body = await authenticate(request)
+    gid = check_id(request.match_info["gid"], GROUP_ID, "group id")
+    source = check_id(request.match_info["source"], PARTY_ID, "source party id")
+    obj = json_body(body)
+    types = None if obj.get("types") is None else str_list(obj, "types", choices=TYPES)
+    min_priority = opt_str(obj, "min_priority", choices=PRIORITIES)
+    created, v = await admin.put_subscription(
+        request.app[EXCHANGE], caller, group=gid, source=source, types=types,
+        min_priority=min_priority,
+    )
+    out = {"group": gid, "source": source, "types": types, "min_priority": min_priority}
+    return web.json_response({**out, "version": v}, status=201 if created else 200)
+
+
+@routes.delete("/v1/groups/{gid}/subscriptions/{source}")
+async def delete_subscription(request: web.Request) -> web.Response:
+    caller, _ = await authenticate(request)
+    gid = check_id(request.match_info["gid"], GROUP_ID, "group id")
+    source = check_id(request.match_info["source"], PARTY_ID, "source party id")
+    v = await admin.delete_subscription(request.app[EXCHANGE], caller, group=gid, source=source)
+    return web.json_response({"group": gid, "source": source, "deleted": True, "version": v})

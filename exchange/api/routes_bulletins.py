@@ -1,0 +1,87 @@
+"""Posting, reading and acknowledging bulletins (PROTOCOL §7)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from exchange.api.keys import EXCHANGE, authenticate
+from exchange.api.parse import query_int
+from exchange.errors import InputError
+from exchange.service import admission, delivery
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+
+class UnsupportedMediaType(InputError):
+    code = "unsupported-media-type"
+    status = 415
+    title = "Unsupported media type"
+
+
+def _bid(request: web.Request) -> str:
+    bid = request.match_info["bid"]
+    if not 0 < len(bid) <= 64:
+        raise InputError("bid must be 1 to 64 characters")
+    return bid
+
+
+def _jose_body(request: web.Request, body: bytes) -> bytes:
+    if request.content_type != "application/jose":
+        raise UnsupportedMediaType("the body must be sent as application/jose")
+    if not body:
+        raise InputError("empty body")
+    return body.strip()
+
+
+@routes.post("/v1/bulletins")
+async def post_bulletin(request: web.Request) -> web.Response:
+    caller, body = await authenticate(request)
+    envelope = _jose_body(request, body)
+    created, receipt = await admission.admit(request.app[EXCHANGE], caller, envelope)
+    return web.json_response({"receipt": receipt}, status=201 if created else 200)
+
+
+@routes.get("/v1/bulletins/{bid}")
+async def get_bulletin(request: web.Request) -> web.Response:
+    caller, _ = await authenticate(request)
+    return web.json_response(await delivery.get_bulletin(request.app[EXCHANGE], caller, _bid(request)))
+
+
+@routes.get("/v1/inbox")
+async def inbox(request: web.Request) -> web.Response:
+    caller, _ = await authenticate(request)
+    ex = request.app[EXCHANGE]
+    after = query_int(request, "after", 0)
+    limit = query_int(request, "limit", ex.limits.page_size, lo=1, hi=ex.limits.max_page_size)
+    items, nxt = await delivery.inbox(ex, caller, after, limit)
+    return web.json_response({"items": items, "next": nxt})
+
+
+@routes.post("/v1/bulletins/{bid}/acks")
+async def post_ack(request: web.Request) -> web.Response:
+    caller, body = await authenticate(request)
+    created, view = await delivery.ack(
+        request.app[EXCHANGE], caller, _bid(request), _jose_body(request, body)
+    )
+    return web.json_response(view, status=201 if created else 200)
+
+
+@routes.get("/v1/bulletins/{bid}/status")
+async def status(request: web.Request) -> web.Response:
+    caller, _ = await authenticate(request)
+    return web.json_response(await delivery.ledger(request.app[EXCHANGE], caller, _bid(request)))
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text format; expose to the monitoring network only (docs/deploy.md)."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    ex = request.app[EXCHANGE]
+    ex.metrics.websockets.set(ex.hub.connections)
+    return web.Response(
+        body=generate_latest(ex.metrics.registry),
+        headers={"Content-Type": CONTENT_TYPE_LATEST},
+    )

@@ -1,0 +1,90 @@
+"""The directory as a client sees it: verified against the pinned server key, then
+turned into keys to seal to and the routing view to compute recipients with."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from exchange.crypto import jws
+from exchange.crypto.keys import (
+    EncryptionPublicKey,
+    SigningPublicKey,
+    parse_encryption_jwk,
+    parse_signing_jwk,
+)
+from exchange.errors import InputError, MalformedEnvelope, RecipientMismatch
+from exchange.routing import DirectoryView, Subscription
+
+__all__ = ["Directory", "parse_directory", "view_of"]
+
+
+def view_of(doc: dict[str, Any]) -> tuple[DirectoryView, dict[str, str]]:
+    """The routing view and each party's active encryption kid, from a directory document."""
+    members = {g["id"]: {m["party"]: m["role"] for m in g["members"]} for g in doc["groups"]}
+    subs = tuple(
+        Subscription(
+            group=g["id"],
+            source=sub["source"],
+            types=frozenset(sub["types"]) if sub["types"] is not None else None,
+            min_priority=sub["min_priority"],
+        )
+        for g in doc["groups"]
+        for sub in g["subscriptions"]
+    )
+    view = DirectoryView(
+        parties=frozenset(p["id"] for p in doc["parties"]), members=members, subscriptions=subs
+    )
+    active = {k["party"]: k["kid"] for k in doc["encryption_keys"] if k["status"] == "active"}
+    return view, active
+
+
+@dataclass
+class Directory:
+    doc: dict[str, Any]
+    token: str
+    view: DirectoryView
+    active_kid: dict[str, str]
+    signing: dict[str, SigningPublicKey] = field(default_factory=dict)
+    client_of: dict[str, dict[str, Any]] = field(default_factory=dict)
+    encryption: dict[str, EncryptionPublicKey] = field(default_factory=dict)
+
+    @property
+    def version(self) -> int:
+        return int(self.doc["version"])
+
+    def signing_key(self, kid: str) -> SigningPublicKey | None:
+        """An active client's signing key (None for unknown or revoked keys)."""
+        c = self.client_of.get(kid)
+        if c is None or c["status"] != "active":
+            return None
+        return self.signing.get(kid)
+
+    def keys_for(self, parties: list[str] | frozenset[str]) -> list[EncryptionPublicKey]:
+        missing = sorted(p for p in parties if p not in self.active_kid)
+        if missing:
+            raise RecipientMismatch(f"no active encryption key for {', '.join(missing)}")
+        return [self.encryption[self.active_kid[p]] for p in sorted(parties)]
+
+
+def parse_directory(token: str, server_key: SigningPublicKey) -> Directory:
+    verified = jws.verify_compact(
+        token, lambda k: server_key if k == server_key.kid else None, jws.TYP_DIRECTORY,
+        max_header=8192,
+    )
+    try:
+        doc = json.loads(verified.payload)
+        view, active = view_of(doc)
+        d = Directory(doc, token, view, active)
+        for c in doc["clients"]:
+            d.client_of[c["kid"]] = c
+            d.signing[c["kid"]] = parse_signing_jwk(c["jwk"])
+        for k in doc["encryption_keys"]:
+            if k["status"] == "active":
+                d.encryption[k["kid"]] = parse_encryption_jwk(k["jwk"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise MalformedEnvelope("directory document is malformed") from exc
+    except InputError:
+        raise
+    return d

@@ -1,0 +1,170 @@
+"""Operator changes to the directory (PROTOCOL §7 ``/v1/admin/…``) and the bootstrap used
+by ``exchange init``. Each change is one transaction with its audit leaf."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exchange.crypto.keys import parse_encryption_jwk, parse_signing_jwk
+from exchange.errors import Forbidden, InputError, NotFound
+from exchange.service.core import Caller, Exchange
+from exchange.store import directory as dir_store
+
+__all__ = [
+    "add_client",
+    "add_enc_key",
+    "add_group",
+    "add_party",
+    "bootstrap",
+    "delete_subscription",
+    "list_subscriptions",
+    "put_subscription",
+    "remove_member",
+    "revoke_key",
+    "set_member",
+]
+
+
+async def bootstrap(
+    ex: Exchange, *, party: str, party_name: str, client_id: str, jwk: dict[str, Any]
+) -> None:
+    """Create the operator party and its first admin client (no caller: ``exchange init``)."""
+    key = parse_signing_jwk(jwk)
+    now = ex.clock.ms()
+    async with ex.db.write() as conn:
+        await dir_store.add_party(conn, id=party, name=party_name, kind="organization", now=now)
+        await ex.record_directory_change(conn, "add-party", {"party": party})
+        await dir_store.add_client(
+            conn, id=client_id, party=party, kid=key.kid, jwk=key.to_jwk(),
+            roles=frozenset({"admin"}), now=now,
+        )
+        await ex.record_directory_change(
+            conn, "add-client", {"client": client_id, "kid": key.kid, "roles": ["admin"]}
+        )
+
+
+async def add_party(ex: Exchange, caller: Caller, *, id: str, name: str, kind: str) -> int:
+    caller.require("admin")
+    async with ex.db.write() as conn:
+        await dir_store.add_party(conn, id=id, name=name, kind=kind, now=ex.clock.ms())
+        return await ex.record_directory_change(conn, "add-party", {"party": id, "kind": kind})
+
+
+async def add_client(
+    ex: Exchange, caller: Caller, *, id: str, party: str, roles: list[str], jwk: object
+) -> tuple[str, int]:
+    caller.require("admin")
+    if id.split("/", 1)[0] != party:
+        raise InputError(f"client id {id} must start with its party '{party}/'")
+    key = parse_signing_jwk(jwk)
+    async with ex.db.write() as conn:
+        await dir_store.add_client(
+            conn, id=id, party=party, kid=key.kid, jwk=key.to_jwk(),
+            roles=frozenset(roles), now=ex.clock.ms(),
+        )
+        v = await ex.record_directory_change(
+            conn, "add-client", {"client": id, "kid": key.kid, "roles": sorted(roles)}
+        )
+    return key.kid, v
+
+
+async def add_enc_key(ex: Exchange, caller: Caller, *, party: str, jwk: object) -> tuple[str, int]:
+    caller.require("admin")
+    key = parse_encryption_jwk(jwk)
+    async with ex.db.write() as conn:
+        retired = await dir_store.add_enc_key(
+            conn, party=party, kid=key.kid, alg=key.alg, jwk=key.to_jwk(), now=ex.clock.ms()
+        )
+        v = await ex.record_directory_change(
+            conn, "add-encryption-key",
+            {"party": party, "kid": key.kid, "alg": key.alg, "retired": retired},
+        )
+    return key.kid, v
+
+
+async def revoke_key(ex: Exchange, caller: Caller, *, kid: str) -> int:
+    caller.require("admin")
+    async with ex.db.write() as conn:
+        kind, owner = await dir_store.revoke_key(conn, kid)
+        return await ex.record_directory_change(
+            conn, "revoke-key", {"kid": kid, "key_kind": kind, "owner": owner}
+        )
+
+
+async def add_group(ex: Exchange, caller: Caller, *, id: str, name: str) -> int:
+    caller.require("admin")
+    async with ex.db.write() as conn:
+        await dir_store.add_group(conn, id=id, name=name, now=ex.clock.ms())
+        return await ex.record_directory_change(conn, "add-group", {"group": id})
+
+
+async def set_member(ex: Exchange, caller: Caller, *, group: str, party: str, role: str) -> int:
+    caller.require("admin")
+    async with ex.db.write() as conn:
+        await dir_store.set_member(conn, group=group, party=party, role=role)
+        return await ex.record_directory_change(
+            conn, "set-member", {"group": group, "party": party, "role": role}
+        )
+
+
+async def remove_member(ex: Exchange, caller: Caller, *, group: str, party: str) -> int:
+    caller.require("admin")
+    async with ex.db.write() as conn:
+        await dir_store.remove_member(conn, group=group, party=party)
+        return await ex.record_directory_change(
+            conn, "remove-member", {"group": group, "party": party}
+        )
+
+
+async def _role_in(ex: Exchange, group: str, party: str) -> str | None:
+    async with ex.db.read() as conn:
+        if not await dir_store.group_exists(conn, group):
+            raise NotFound(f"group {group} does not exist")
+        return await dir_store.member_role(conn, group, party)
+
+
+async def list_subscriptions(ex: Exchange, caller: Caller, group: str) -> list[dict[str, Any]]:
+    """PROTOCOL §7: members of the group (any role) and the operator may read them."""
+    role = await _role_in(ex, group, caller.party)
+    if role is None and not caller.is_admin:
+        raise Forbidden(f"only members of {group} and the operator may see its subscriptions")
+    async with ex.db.read() as conn:
+        return await dir_store.subscriptions_of(conn, group)
+
+
+async def _require_chair(ex: Exchange, caller: Caller, group: str) -> None:
+    role = await _role_in(ex, group, caller.party)
+    if caller.is_admin:
+        return
+    if role != "chair" or not ({"poster", "reader"} & caller.roles):
+        raise Forbidden(f"only the chair of {group} or the operator may change its subscriptions")
+
+
+async def put_subscription(
+    ex: Exchange,
+    caller: Caller,
+    *,
+    group: str,
+    source: str,
+    types: list[str] | None,
+    min_priority: str | None,
+) -> tuple[bool, int]:
+    await _require_chair(ex, caller, group)
+    async with ex.db.write() as conn:
+        created = await dir_store.put_subscription(
+            conn, group=group, source=source, types=types, min_priority=min_priority
+        )
+        v = await ex.record_directory_change(
+            conn, "put-subscription",
+            {"group": group, "source": source, "types": types, "min_priority": min_priority},
+        )
+    return created, v
+
+
+async def delete_subscription(ex: Exchange, caller: Caller, *, group: str, source: str) -> int:
+    await _require_chair(ex, caller, group)
+    async with ex.db.write() as conn:
+        await dir_store.delete_subscription(conn, group=group, source=source)
+        return await ex.record_directory_change(
+            conn, "delete-subscription", {"group": group, "source": source}
+        )

@@ -1,0 +1,164 @@
+"""The exchange's state on one node and the operations every route shares: request
+authentication (PROTOCOL §6) and the signed, logged directory (PROTOCOL §7, §8)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from exchange.audit.canonical import canonical_json
+from exchange.config import ServerConfig
+from exchange.crypto import jws, tokens
+from exchange.crypto._b64 import b64u_encode
+from exchange.crypto.keys import Ed25519Signer, SigningPublicKey, parse_signing_jwk
+from exchange.errors import AuthError, ExchangeError, Forbidden
+from exchange.service.clock import Clock
+from exchange.service.hub import Hub
+from exchange.service.marker import DeliveryMarker
+from exchange.service.metrics import Metrics
+from exchange.service.view import ViewCache
+from exchange.service.ratelimit import RateLimiter
+from exchange.store import audit as audit_store
+from exchange.store import directory as dir_store
+from exchange.store import replay
+from exchange.store.db import Database
+
+__all__ = ["Caller", "Exchange"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated client of one request."""
+
+    client_id: str
+    party: str
+    roles: frozenset[str]
+    kid: str
+
+    def require(self, role: str) -> None:
+        if role not in self.roles:
+            raise Forbidden(f"this needs the '{role}' role")
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+class Exchange:
+    """Owns the database handle, the server's signing key, the clock and the local hub."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        db: Database,
+        signer: Ed25519Signer,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        self.config = config
+        self.limits = config.limits
+        self.db = db
+        self.signer = signer
+        self.clock = clock or Clock()
+        self.hub = Hub(queue_size=config.limits.ws_send_queue)
+        self.rate = RateLimiter(config.limits.rate_per_second, config.limits.rate_burst)
+        self.views = ViewCache()
+        self.metrics = Metrics()
+        self.marker = DeliveryMarker(db, self.clock)
+        self._keys: dict[str, SigningPublicKey] = {}
+        self._directory: tuple[int, str] | None = None
+        self.sth_cache: tuple[int, str] | None = None
+
+    # --- PROTOCOL §6 --------------------------------------------------------------------
+
+    async def authenticate(
+        self, token: str | None, method: str, path: str, body: bytes | None
+    ) -> Caller:
+        """Verify a per-request token, spend its ``jti``, and apply the rate limit."""
+        if not token:
+            raise AuthError("missing bearer token")
+        if len(token) > self.limits.max_header:
+            raise AuthError("token too large")
+        try:
+            header = jws.peek_header(token, max_header=self.limits.max_header)
+        except ExchangeError as exc:
+            raise AuthError("malformed token") from exc
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not 0 < len(kid) <= 64:
+            raise AuthError("token has no usable kid")
+        async with self.db.read() as conn:
+            client = await dir_store.client_by_kid(conn, kid)
+        if client is None:
+            raise AuthError("unknown key")
+        if client.status != "active":
+            raise AuthError("key revoked")
+        key = self._keys.get(kid)
+        if key is None:
+            key = self._keys[kid] = parse_signing_jwk(client.jwk)
+        claims = tokens.verify_request_token(
+            token,
+            lambda k: key if k == kid else None,
+            aud=self.config.exchange_id,
+            method=method,
+            path=path,
+            body=body,
+            now=self.clock.seconds(),
+            skew=self.limits.clock_skew,
+            max_lifetime=self.limits.token_lifetime,
+        )
+        if claims.iss != client.id:
+            raise AuthError("token issuer does not hold this key")
+        async with self.db.write() as conn:
+            if not await replay.use_jti(conn, claims.jti, claims.exp):
+                raise AuthError("token already used")
+        self.rate.check(client.id, self.clock.now())
+        return Caller(client.id, client.party, client.roles, kid)
+
+    async def prune(self) -> None:
+        async with self.db.write() as conn:
+            await replay.prune_jtis(conn, self.clock.seconds(), self.limits.clock_skew)
+
+    # --- the directory ------------------------------------------------------------------
+
+    async def directory_doc(self, conn: AsyncConnection) -> dict[str, Any]:
+        doc = await dir_store.load_all(conn)
+        doc["exchange_id"] = self.config.exchange_id
+        return doc
+
+    @staticmethod
+    def directory_digest(doc: dict[str, Any]) -> str:
+        """SHA-256 of the canonical directory document (without ``log_index``)."""
+        body = {k: v for k, v in doc.items() if k != "log_index"}
+        return b64u_encode(hashlib.sha256(canonical_json(body)).digest())
+
+    async def record_directory_change(
+        self, conn: AsyncConnection, op: str, subject: dict[str, Any]
+    ) -> int:
+        """Bump the version and log the change with the new directory's digest, in the
+        caller's transaction (PROTOCOL §7, §8). Returns the new version."""
+        now = self.clock.ms()
+        version = await dir_store.bump_version(conn)
+        digest = self.directory_digest(await self.directory_doc(conn))
+        entry = {"kind": "directory", "op": op, "version": version, "digest": digest, "at": now}
+        entry.update(subject)
+        idx = await audit_store.append(conn, entry, now)
+        await dir_store.record_digest(conn, digest, idx)
+        return version
+
+    async def signed_directory(self) -> str:
+        async with self.db.read() as conn:
+            version, _digest, log_index = await dir_store.version_info(conn)
+            cached = self._directory
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            doc = await self.directory_doc(conn)
+        doc["log_index"] = log_index
+        token = jws.sign_compact(canonical_json(doc), self.signer, jws.TYP_DIRECTORY)
+        self._directory = (int(doc["version"]), token)
+        return token
+
+    def server_jwk(self) -> dict[str, str]:
+        return self.signer.public.to_jwk()

@@ -1,0 +1,182 @@
+"""Delivery: inbox pages, single bulletins, acks, the sender's ledger and escalations."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from exchange.crypto import jws
+from exchange.crypto._b64 import b64u_encode
+from exchange.crypto.keys import parse_signing_jwk
+from exchange.errors import AuthError, ExchangeError, Forbidden, InputError, NotFound
+from exchange.service.clock import iso_ms
+from exchange.service.core import Caller, Exchange
+from exchange.store import audit as audit_store
+from exchange.store import bulletins as bstore
+from exchange.store import directory as dir_store
+
+__all__ = [
+    "ACK_STATUSES",
+    "ack",
+    "escalate",
+    "get_bulletin",
+    "inbox",
+    "ledger",
+]
+
+ACK_STATUSES = ("received", "read", "actioned")
+
+
+async def inbox(
+    ex: Exchange, caller: Caller, after: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    caller.require("reader")
+    async with ex.db.read() as conn:
+        items = await bstore.inbox(conn, caller.party, after, limit)
+    ex.marker.mark(caller.party, [i["seq"] for i in items])
+    return items, items[-1]["seq"] if items else after
+
+
+async def get_bulletin(ex: Exchange, caller: Caller, bid: str) -> dict[str, Any]:
+    """The sender's or a recipient's party only; anyone else learns nothing (404)."""
+    async with ex.db.read() as conn:
+        b = await bstore.by_bid(conn, bid)
+    if b is None or (caller.party != b.iss and caller.party not in b.recipients):
+        raise NotFound("no such bulletin for this party")
+    out = dict(b.item)
+    out["accepted_at"] = iso_ms(b.accepted_at)
+    out["envelope_sha256"] = b.envelope_sha256
+    out["log_index"] = b.log_index
+    if caller.party == b.iss:
+        out["recipients"] = list(b.recipients)
+        out["receipt"] = b.receipt
+    else:
+        ex.marker.mark(caller.party, [b.seq])
+    return out
+
+
+async def ack(ex: Exchange, caller: Caller, bid: str, body: bytes) -> tuple[bool, dict[str, Any]]:
+    """A recipient's signed ack (PROTOCOL §7). Idempotent per (bid, party, status)."""
+    caller.require("reader")
+    async with ex.db.read() as conn:
+        client = await dir_store.client_by_kid(conn, caller.kid)
+        delivery = await bstore.delivery_of(conn, bid, caller.party)
+        b = await bstore.by_bid(conn, bid) if delivery is not None else None
+    if client is None:
+        raise AuthError("unknown key")
+    if delivery is None or b is None:
+        raise NotFound("no such bulletin for this party")
+    key = parse_signing_jwk(client.jwk)
+    verified = jws.verify_compact(
+        body, lambda k: key if k == key.kid else None, jws.TYP_ACK, max_header=ex.limits.max_header
+    )
+    try:
+        claims = json.loads(verified.payload)
+    except ValueError as exc:
+        raise InputError("ack payload is not JSON") from exc
+    if not isinstance(claims, dict) or set(claims) != {"bid", "party", "status", "iat"}:
+        raise InputError("ack payload must hold exactly bid, party, status and iat")
+    if claims["bid"] != bid:
+        raise InputError("ack names another bulletin")
+    if claims["party"] != caller.party:
+        raise Forbidden("an ack is made for the acking client's own party")
+    status = claims["status"]
+    if status not in ACK_STATUSES:
+        raise InputError(f"status must be one of {', '.join(ACK_STATUSES)}")
+    iat = claims["iat"]
+    if not isinstance(iat, int) or isinstance(iat, bool) or iat > ex.clock.seconds() + ex.limits.clock_skew:
+        raise InputError("iat must be an integer time not in the future")
+    text = body.decode("ascii")
+    now = ex.clock.ms()
+    async with ex.db.write() as conn:
+        existing = await bstore.ack_row(conn, bid, caller.party, status)
+        if existing is None:
+            leaf = {
+                "kind": "ack",
+                "bid": bid,
+                "party": caller.party,
+                "status": status,
+                "client": caller.client_id,
+                "iat": iat,
+                "jws_sha256": b64u_encode(hashlib.sha256(body).digest()),
+                "received_at": now,
+            }
+            idx = await audit_store.append(conn, leaf, now)
+            row = bstore.AckRow(bid, caller.party, status, caller.client_id, iat, now, text, idx)
+            await bstore.insert_ack(conn, row)
+    if existing is not None:
+        return False, _ack_view(existing)
+    ex.metrics.acks.labels(status).inc()
+    ex.metrics.ack_latency.observe(max(0.0, (now - b.accepted_at) / 1000))
+    ex.marker.mark(caller.party, [b.seq])
+    return True, _ack_view(row)
+
+
+def _ack_view(a: bstore.AckRow) -> dict[str, Any]:
+    return {
+        "bid": a.bid,
+        "party": a.party,
+        "status": a.status,
+        "client": a.client_id,
+        "iat": a.iat,
+        "at": iso_ms(a.received_at),
+        "log_index": a.log_index,
+        "jws": a.jws,
+    }
+
+
+async def ledger(ex: Exchange, caller: Caller, bid: str) -> dict[str, Any]:
+    """The sender's delivery ledger: per recipient party, delivered_at and each ack."""
+    async with ex.db.read() as conn:
+        b = await bstore.by_bid(conn, bid)
+        if b is None or (caller.party != b.iss and not caller.is_admin):
+            raise NotFound("no such bulletin sent by this party")
+        rows = await bstore.deliveries_of(conn, bid)
+        acks = await bstore.acks_of(conn, bid)
+    now = ex.clock.ms()
+    by_party: dict[str, list[dict[str, Any]]] = {}
+    for a in acks:
+        by_party.setdefault(a.party, []).append(_ack_view(a))
+    recipients = []
+    for d in rows:
+        party_acks = by_party.get(d.party, [])
+        recipients.append(
+            {
+                "party": d.party,
+                "delivered_at": iso_ms(d.delivered_at),
+                "deadline": iso_ms(d.deadline),
+                "overdue": bool(d.deadline is not None and not party_acks and d.deadline < now),
+                "acks": party_acks,
+            }
+        )
+    return {
+        "bid": bid,
+        "iss": b.iss,
+        "priority": b.item["priority"],
+        "accepted_at": iso_ms(b.accepted_at),
+        "recipients": recipients,
+    }
+
+
+async def escalate(ex: Exchange) -> int:
+    """Mark overdue deliveries and tell the sender's streams (``escalation`` messages)."""
+    now = ex.clock.ms()
+    async with ex.db.write() as conn:
+        rows = await bstore.overdue(conn, now)
+        for r in rows:
+            await bstore.set_escalated(conn, r.party, r.seq, now)
+    for r in rows:
+        ex.hub.notify(
+            r.iss,
+            {
+                "kind": "escalation",
+                "bid": r.bid,
+                "party": r.party,
+                "priority": r.priority,
+                "deadline": iso_ms(r.deadline),
+            },
+        )
+    return len(rows)
+
+

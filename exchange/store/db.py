@@ -1,0 +1,115 @@
+"""The database handle: engine set-up, transactions, and the single-writer rule for SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from exchange.errors import StorageError
+
+__all__ = ["Database", "normalise_url"]
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain ``postgresql://`` and ``sqlite://`` URLs and pick the async driver."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+        return "sqlite+aiosqlite://" + url.split("://", 1)[1]
+    return url
+
+
+class Database:
+    """Owns the engine. Writes on SQLite are serialised in-process (one writer at a time,
+    as SQLite allows) and start with ``BEGIN IMMEDIATE`` so that several processes on one
+    file wait on ``busy_timeout`` instead of failing."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = normalise_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            # aiosqlite runs each connection on its own thread; a small pool suffices.
+            kwargs["pool_size"] = 8
+            kwargs["max_overflow"] = 8
+        else:
+            kwargs["pool_size"] = 10
+            kwargs["max_overflow"] = 20
+            kwargs["pool_pre_ping"] = True
+            kwargs["pool_timeout"] = 5
+            kwargs["connect_args"] = {"timeout": 5, "command_timeout": 15}
+        if self.url in ("sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:"):
+            kwargs = {"echo": echo, "poolclass": NullPool}
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        self._write_lock = asyncio.Lock()
+        if self.is_sqlite:
+            self._install_sqlite_hooks()
+
+    def _install_sqlite_hooks(self) -> None:
+        sync_engine = self.engine.sync_engine
+
+        @event.listens_for(sync_engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" hook emit BEGIN itself.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+
+        @event.listens_for(sync_engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            mode = conn.info.pop("begin_mode", "")
+            conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read transaction (a consistent snapshot on both backends)."""
+        try:
+            async with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except (IntegrityError, StorageError):
+            raise
+        except DBAPIError as exc:
+            raise StorageError("database error") from exc
+        except (OSError, SQLAlchemyError) as exc:
+            raise StorageError("database unreachable") from exc
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction: committed when the block exits cleanly, else rolled back."""
+        try:
+            if self.is_sqlite:
+                async with self._write_lock, self.engine.connect() as conn:
+                    await conn.run_sync(lambda c: c.info.__setitem__("begin_mode", "IMMEDIATE"))
+                    async with conn.begin():
+                        yield conn
+            else:
+                async with self.engine.connect() as conn, conn.begin():
+                    yield conn
+        except (IntegrityError, StorageError):
+            raise
+        except DBAPIError as exc:
+            raise StorageError("database error") from exc
+        except (OSError, SQLAlchemyError) as exc:
+            raise StorageError("database unreachable") from exc
+
+    async def ping(self) -> bool:
+        try:
+            async with self.read() as conn:
+                await conn.exec_driver_sql("SELECT 1")
+        except StorageError:
+            return False
+        return True
+
+    async def close(self) -> None:
+        await self.engine.dispose()

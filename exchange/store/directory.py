@@ -1,0 +1,366 @@
+"""Queries for the directory: parties, clients, encryption keys, groups, memberships,
+subscriptions, and its version counter."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from exchange.errors import Conflict, NotFound
+from exchange.store import schema as s
+
+__all__ = [
+    "ClientRow",
+    "EncKeyRow",
+    "add_client",
+    "add_enc_key",
+    "add_group",
+    "add_party",
+    "bump_version",
+    "client_by_id",
+    "client_by_kid",
+    "current_version",
+    "delete_subscription",
+    "enc_key_by_kid",
+    "group_exists",
+    "load_all",
+    "member_role",
+    "party_exists",
+    "put_subscription",
+    "record_digest",
+    "remove_member",
+    "revoke_key",
+    "set_member",
+    "subscriptions_of",
+    "version_info",
+]
+
+
+@dataclass(frozen=True)
+class ClientRow:
+    id: str
+    party: str
+    kid: str
+    jwk: dict[str, Any]
+    roles: frozenset[str]
+    status: str
+
+    @classmethod
+    def of(cls, row: Any) -> ClientRow:
+        return cls(
+            id=row.id,
+            party=row.party,
+            kid=row.kid,
+            jwk=json.loads(row.jwk),
+            roles=frozenset(r for r in row.roles.split(",") if r),
+            status=row.status,
+        )
+
+
+@dataclass(frozen=True)
+class EncKeyRow:
+    kid: str
+    party: str
+    alg: str
+    jwk: dict[str, Any]
+    status: str
+
+    @classmethod
+    def of(cls, row: Any) -> EncKeyRow:
+        return cls(row.kid, row.party, row.alg, json.loads(row.jwk), row.status)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+async def current_version(conn: AsyncConnection) -> int:
+    v = (await conn.execute(select(s.directory_meta.c.version))).scalar()
+    return int(v or 0)
+
+
+async def bump_version(conn: AsyncConnection) -> int:
+    """PROTOCOL §7: every directory change bumps a version that only grows."""
+    v = await current_version(conn)
+    dm = s.directory_meta
+    if v == 0:
+        await conn.execute(insert(dm).values(id=1, version=1, digest="", log_index=-1))
+        return 1
+    await conn.execute(update(dm).where(dm.c.id == 1).values(version=v + 1))
+    return v + 1
+
+
+async def record_digest(conn: AsyncConnection, digest: str, log_index: int) -> None:
+    dm = s.directory_meta
+    await conn.execute(update(dm).where(dm.c.id == 1).values(digest=digest, log_index=log_index))
+
+
+async def version_info(conn: AsyncConnection) -> tuple[int, str, int]:
+    """(version, digest, log_index) of the current directory."""
+    row = (await conn.execute(select(s.directory_meta))).first()
+    if row is None:
+        return 0, "", -1
+    return int(row.version), str(row.digest), int(row.log_index)
+
+
+async def party_exists(conn: AsyncConnection, party: str) -> bool:
+    row = (await conn.execute(select(s.parties.c.id).where(s.parties.c.id == party))).first()
+    return row is not None
+
+
+async def group_exists(conn: AsyncConnection, gid: str) -> bool:
+    row = (await conn.execute(select(s.groups.c.id).where(s.groups.c.id == gid))).first()
+    return row is not None
+
+
+async def _insert(conn: AsyncConnection, stmt: Any, what: str) -> None:
+    try:
+        async with conn.begin_nested():
+            await conn.execute(stmt)
+    except IntegrityError as exc:
+        raise Conflict(f"{what} already exists") from exc
+
+
+async def add_party(conn: AsyncConnection, *, id: str, name: str, kind: str, now: int) -> None:
+    await _insert(
+        conn, insert(s.parties).values(id=id, name=name, kind=kind, created_at=now), f"party {id}"
+    )
+
+
+async def add_client(
+    conn: AsyncConnection,
+    *,
+    id: str,
+    party: str,
+    kid: str,
+    jwk: dict[str, Any],
+    roles: frozenset[str],
+    now: int,
+) -> None:
+    if not await party_exists(conn, party):
+        raise NotFound(f"party {party} does not exist")
+    if await client_by_kid(conn, kid) is not None:
+        raise Conflict("this signing key is already registered")
+    await _insert(
+        conn,
+        insert(s.clients).values(
+            id=id,
+            party=party,
+            kid=kid,
+            jwk=_dumps(jwk),
+            roles=",".join(sorted(roles)),
+            status="active",
+            created_at=now,
+        ),
+        f"client {id}",
+    )
+
+
+async def client_by_kid(conn: AsyncConnection, kid: str) -> ClientRow | None:
+    row = (await conn.execute(select(s.clients).where(s.clients.c.kid == kid))).first()
+    return ClientRow.of(row) if row else None
+
+
+async def client_by_id(conn: AsyncConnection, cid: str) -> ClientRow | None:
+    row = (await conn.execute(select(s.clients).where(s.clients.c.id == cid))).first()
+    return ClientRow.of(row) if row else None
+
+
+async def enc_key_by_kid(conn: AsyncConnection, kid: str) -> EncKeyRow | None:
+    row = (await conn.execute(select(s.enc_keys).where(s.enc_keys.c.kid == kid))).first()
+    return EncKeyRow.of(row) if row else None
+
+
+async def add_enc_key(
+    conn: AsyncConnection, *, party: str, kid: str, alg: str, jwk: dict[str, Any], now: int
+) -> str | None:
+    """Register ``kid`` as the party's active key; the previous active key is retired.
+    Returns the retired kid, if any."""
+    if not await party_exists(conn, party):
+        raise NotFound(f"party {party} does not exist")
+    if await enc_key_by_kid(conn, kid) is not None:
+        raise Conflict("this encryption key is already registered")
+    old = (
+        await conn.execute(
+            select(s.enc_keys.c.kid).where(
+                s.enc_keys.c.party == party, s.enc_keys.c.status == "active"
+            )
+        )
+    ).scalar()
+    if old is not None:
+        await conn.execute(
+            update(s.enc_keys).where(s.enc_keys.c.kid == old).values(status="retired")
+        )
+    await conn.execute(
+        insert(s.enc_keys).values(
+            kid=kid, party=party, alg=alg, jwk=_dumps(jwk), status="active", created_at=now
+        )
+    )
+    return str(old) if old is not None else None
+
+
+async def revoke_key(conn: AsyncConnection, kid: str) -> tuple[str, str]:
+    """Revoke a signing (client) or encryption key by kid; returns (kind, owner)."""
+    client = await client_by_kid(conn, kid)
+    if client is not None:
+        await conn.execute(update(s.clients).where(s.clients.c.kid == kid).values(status="revoked"))
+        return "signing", client.id
+    key = await enc_key_by_kid(conn, kid)
+    if key is not None:
+        await conn.execute(
+            update(s.enc_keys).where(s.enc_keys.c.kid == kid).values(status="revoked")
+        )
+        return "encryption", key.party
+    raise NotFound("no key with this kid")
+
+
+async def add_group(conn: AsyncConnection, *, id: str, name: str, now: int) -> None:
+    await _insert(conn, insert(s.groups).values(id=id, name=name, created_at=now), f"group {id}")
+
+
+async def set_member(conn: AsyncConnection, *, group: str, party: str, role: str) -> None:
+    if not await group_exists(conn, group):
+        raise NotFound(f"group {group} does not exist")
+    if not await party_exists(conn, party):
+        raise NotFound(f"party {party} does not exist")
+    m = s.memberships
+    res = await conn.execute(
+        update(m).where(m.c.group_id == group, m.c.party == party).values(role=role)
+    )
+    if res.rowcount == 0:
+        await conn.execute(insert(m).values(group_id=group, party=party, role=role))
+
+
+async def member_role(conn: AsyncConnection, group: str, party: str) -> str | None:
+    m = s.memberships
+    role = (
+        await conn.execute(select(m.c.role).where(m.c.group_id == group, m.c.party == party))
+    ).scalar()
+    return str(role) if role is not None else None
+
+
+async def remove_member(conn: AsyncConnection, *, group: str, party: str) -> None:
+    m = s.memberships
+    res = await conn.execute(delete(m).where(m.c.group_id == group, m.c.party == party))
+    if res.rowcount == 0:
+        raise NotFound(f"{party} is not a member of {group}")
+
+
+async def subscriptions_of(conn: AsyncConnection, group: str) -> list[dict[str, Any]]:
+    sub = s.subscriptions
+    rows = (
+        await conn.execute(select(sub).where(sub.c.group_id == group).order_by(sub.c.source))
+    ).all()
+    return [_sub_dict(r) for r in rows]
+
+
+def _sub_dict(r: Any) -> dict[str, Any]:
+    return {
+        "group": r.group_id,
+        "source": r.source,
+        "types": json.loads(r.types) if r.types is not None else None,
+        "min_priority": r.min_priority,
+    }
+
+
+async def put_subscription(
+    conn: AsyncConnection,
+    *,
+    group: str,
+    source: str,
+    types: list[str] | None,
+    min_priority: str | None,
+) -> bool:
+    """Create or replace; returns True when it was created."""
+    if not await party_exists(conn, source):
+        raise NotFound(f"party {source} does not exist")
+    sub = s.subscriptions
+    values = {
+        "types": _dumps(sorted(types)) if types is not None else None,
+        "min_priority": min_priority,
+    }
+    res = await conn.execute(
+        update(sub).where(sub.c.group_id == group, sub.c.source == source).values(**values)
+    )
+    if res.rowcount:
+        return False
+    await conn.execute(insert(sub).values(group_id=group, source=source, **values))
+    return True
+
+
+async def delete_subscription(conn: AsyncConnection, *, group: str, source: str) -> None:
+    sub = s.subscriptions
+    res = await conn.execute(delete(sub).where(sub.c.group_id == group, sub.c.source == source))
+    if res.rowcount == 0:
+        raise NotFound(f"{group} has no subscription to {source}")
+
+
+async def load_all(conn: AsyncConnection) -> dict[str, Any]:
+    """The whole directory as plain data, in a stable order (for signing and routing)."""
+    parties = [
+        {"id": r.id, "name": r.name, "kind": r.kind}
+        for r in (await conn.execute(select(s.parties).order_by(s.parties.c.id))).all()
+    ]
+    clients = [
+        {
+            "id": c.id,
+            "party": c.party,
+            "kid": c.kid,
+            "roles": sorted(c.roles),
+            "status": c.status,
+            "jwk": c.jwk,
+        }
+        for c in map(
+            ClientRow.of, (await conn.execute(select(s.clients).order_by(s.clients.c.id))).all()
+        )
+    ]
+    keys = [
+        {"kid": k.kid, "party": k.party, "alg": k.alg, "status": k.status, "jwk": k.jwk}
+        for k in map(
+            EncKeyRow.of,
+            (
+                await conn.execute(
+                    select(s.enc_keys).order_by(
+                        s.enc_keys.c.party, s.enc_keys.c.created_at, s.enc_keys.c.kid
+                    )
+                )
+            ).all(),
+        )
+    ]
+    members: dict[str, list[dict[str, str]]] = {}
+    for r in (
+        await conn.execute(
+            select(s.memberships).order_by(s.memberships.c.group_id, s.memberships.c.party)
+        )
+    ).all():
+        members.setdefault(r.group_id, []).append({"party": r.party, "role": r.role})
+    subs: dict[str, list[dict[str, Any]]] = {}
+    for r in (
+        await conn.execute(
+            select(s.subscriptions).order_by(s.subscriptions.c.group_id, s.subscriptions.c.source)
+        )
+    ).all():
+        d = _sub_dict(r)
+        del d["group"]
+        subs.setdefault(r.group_id, []).append(d)
+    groups = [
+        {
+            "id": g.id,
+            "name": g.name,
+            "members": members.get(g.id, []),
+            "subscriptions": subs.get(g.id, []),
+        }
+        for g in (await conn.execute(select(s.groups).order_by(s.groups.c.id))).all()
+    ]
+    return {
+        "version": await current_version(conn),
+        "parties": parties,
+        "clients": clients,
+        "encryption_keys": keys,
+        "groups": groups,
+    }
