@@ -111,8 +111,10 @@ async def start(ex: Exchange, host: str = "127.0.0.1", port: int = 0) -> Running
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()
-    sock = site._server.sockets[0] if site._server is not None else None  # noqa: SLF001
-    actual = sock.getsockname()[1] if sock is not None else port
+    actual = port
+    for addr in runner.addresses:  # the port the OS chose when asked for 0
+        actual = int(addr[1])
+        break
     return RunningServer(runner, f"http://{host}:{actual}", ex)
 
 

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
 from support import Harness, start_harness
 
 PG_URL = os.environ.get("EXCHANGE_TEST_PG_URL")

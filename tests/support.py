@@ -56,7 +56,9 @@ class Harness:
     def exchange_id(self) -> str:
         return self.server.exchange.config.exchange_id
 
-    def client(self, client_id: str, signer: Ed25519Signer, enc: EncryptionPrivateKey | None = None) -> ExchangeClient:
+    def client(
+        self, client_id: str, signer: Ed25519Signer, enc: EncryptionPrivateKey | None = None
+    ) -> ExchangeClient:
         c = ExchangeClient(
             server_url=self.url,
             client_id=client_id,
@@ -79,7 +81,9 @@ class Harness:
         encryption: bool = True,
     ) -> Member:
         await self.admin.admin(
-            "POST", "/v1/admin/parties", {"id": party, "name": CAC_NAMES.get(party, party), "kind": kind}
+            "POST",
+            "/v1/admin/parties",
+            {"id": party, "name": CAC_NAMES.get(party, party), "kind": kind},
         )
         signer = Ed25519Signer.generate()
         cid = f"{party}/{name}"
@@ -99,7 +103,12 @@ class Harness:
         return m
 
     async def add_client(
-        self, party: str, name: str, roles: tuple[str, ...], *, enc: EncryptionPrivateKey | None = None
+        self,
+        party: str,
+        name: str,
+        roles: tuple[str, ...],
+        *,
+        enc: EncryptionPrivateKey | None = None,
     ) -> ExchangeClient:
         signer = Ed25519Signer.generate()
         cid = f"{party}/{name}"
@@ -153,16 +162,18 @@ class Harness:
             )
         h = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
         h.update(headers or {})
-        async with aiohttp.ClientSession() as s:
-            async with s.request(method, self.url + path, data=body, headers=h) as r:
-                raw = await r.read()
-                try:
-                    data = json.loads(raw)
-                except ValueError:
-                    data = raw
-                if r.status >= 400:
-                    assert r.content_type == "application/problem+json", (r.status, raw[:200])
-                return r.status, data
+        async with (
+            aiohttp.ClientSession() as s,
+            s.request(method, self.url + path, data=body, headers=h) as r,
+        ):
+            raw = await r.read()
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                data = raw
+            if r.status >= 400:
+                assert r.content_type == "application/problem+json", (r.status, raw[:200])
+            return r.status, data
 
     async def close(self) -> None:
         for c in self._clients:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from aiohttp import WSCloseCode, web
 
@@ -22,8 +23,7 @@ from exchange.api.keys import EXCHANGE
 from exchange.api.openapi import routes as openapi_routes
 from exchange.api.problems import problem_middleware, problem_response
 from exchange.errors import ExchangeError, Unavailable
-from exchange.service import Exchange
-from exchange.service import delivery
+from exchange.service import Exchange, delivery
 
 __all__ = ["create_app"]
 
@@ -32,7 +32,7 @@ log = logging.getLogger("exchange.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _concurrency_middleware(limit: int) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def _concurrency_middleware(limit: int) -> Any:
     in_flight = 0
 
     @web.middleware
@@ -70,7 +70,8 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
         middlewares=[problem_middleware, _concurrency_middleware(ex.limits.max_concurrency)],
     )
     app[EXCHANGE] = ex
-    app[SOCKETS] = weakref.WeakSet()
+    sockets: weakref.WeakSet[web.WebSocketResponse[bool]] = weakref.WeakSet()
+    app[SOCKETS] = sockets
     for module_routes in (
         routes_directory.routes,
         routes_admin.routes,
@@ -81,12 +82,13 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
     ):
         app.add_routes(module_routes)
 
+    async def _escalate() -> None:
+        await delivery.escalate(ex)
+
     async def background(app: web.Application) -> AsyncIterator[None]:
         tasks = [
             asyncio.create_task(_every(60.0, ex.prune, "jti pruning")),
-            asyncio.create_task(
-                _every(ex.config.escalation_interval, lambda: delivery.escalate(ex), "escalation")
-            ),
+            asyncio.create_task(_every(ex.config.escalation_interval, _escalate, "escalation")),
             asyncio.create_task(ex.marker.run()),
         ]
         if ex.config.poll_interval > 0:

@@ -8,4 +8,4 @@ from aiohttp import web
 
 __all__ = ["SOCKETS"]
 
-SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
+SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse[bool]]] = web.AppKey("sockets")

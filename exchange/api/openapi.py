@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
@@ -29,7 +30,13 @@ ROUTES: tuple[tuple[str, str, str, str | None, str | None], ...] = (
     ("get", "/v1/audit/proof", "Inclusion proof", "any", None),
     ("get", "/v1/audit/consistency", "Consistency proof", "any", None),
     ("get", "/v1/groups/{gid}/subscriptions", "A group's subscriptions", "any", None),
-    ("put", "/v1/groups/{gid}/subscriptions/{source}", "Subscribe a group", "chair", "application/json"),
+    (
+        "put",
+        "/v1/groups/{gid}/subscriptions/{source}",
+        "Subscribe a group",
+        "chair",
+        "application/json",
+    ),
     ("delete", "/v1/groups/{gid}/subscriptions/{source}", "Unsubscribe a group", "chair", None),
     ("post", "/v1/admin/parties", "Create a party", "admin", "application/json"),
     ("post", "/v1/admin/clients", "Register a client", "admin", "application/json"),
@@ -42,7 +49,13 @@ ROUTES: tuple[tuple[str, str, str, str | None, str | None], ...] = (
     ),
     ("post", "/v1/admin/keys/{kid}/revoke", "Revoke a key", "admin", None),
     ("post", "/v1/admin/groups", "Create a group", "admin", "application/json"),
-    ("put", "/v1/admin/groups/{gid}/members/{party}", "Set a member's role", "admin", "application/json"),
+    (
+        "put",
+        "/v1/admin/groups/{gid}/members/{party}",
+        "Set a member's role",
+        "admin",
+        "application/json",
+    ),
     ("delete", "/v1/admin/groups/{gid}/members/{party}", "Remove a member", "admin", None),
     ("get", "/metrics", "Prometheus metrics", None, None),
 )
@@ -61,22 +74,29 @@ _PROBLEM = {
 }
 
 
-def _operation(method: str, path: str, summary: str, role: str | None, media: str | None) -> dict[str, Any]:
+def _operation(
+    method: str, path: str, summary: str, role: str | None, media: str | None
+) -> dict[str, Any]:
     params: list[dict[str, Any]] = [
         {"name": p, "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
         for p in (seg[1:-1] for seg in path.split("/") if seg.startswith("{"))
     ]
     for q in _QUERY.get(path, []):
-        schema = {"type": "string"} if q in ("min_priority", "types", "access_token") else {
-            "type": "integer", "minimum": 0
-        }
+        schema = (
+            {"type": "string"}
+            if q in ("min_priority", "types", "access_token")
+            else {"type": "integer", "minimum": 0}
+        )
         params.append({"name": q, "in": "query", "required": False, "schema": schema})
     op: dict[str, Any] = {
         "summary": summary,
-        "operationId": f"{method}_{path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
+        "operationId": method + "_" + re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_"),
         "parameters": params,
         "responses": {
-            "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "200": {
+                "description": "OK",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
             "400": _PROBLEM,
             "404": _PROBLEM,
             "503": _PROBLEM,
@@ -90,8 +110,10 @@ def _operation(method: str, path: str, summary: str, role: str | None, media: st
         for code in ("401", "403", "429"):
             op["responses"][code] = _PROBLEM
     if media is not None:
-        schema: dict[str, Any] = {"type": "string"} if media == "application/jose" else {"type": "object"}
-        op["requestBody"] = {"required": True, "content": {media: {"schema": schema}}}
+        body_schema: dict[str, Any] = (
+            {"type": "string"} if media == "application/jose" else {"type": "object"}
+        )
+        op["requestBody"] = {"required": True, "content": {media: {"schema": body_schema}}}
         op["responses"]["413"] = _PROBLEM
     return op
 
@@ -106,7 +128,11 @@ def document() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "securitySchemes": {
-                "requestToken": {"type": "http", "scheme": "bearer", "bearerFormat": "avsec-req+jwt"}
+                "requestToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "avsec-req+jwt",
+                }
             },
             "schemas": {
                 "Problem": {

@@ -13,9 +13,9 @@ from exchange.errors import InputError
 
 __all__ = [
     "CLIENT_ID",
-    "check_id",
     "GROUP_ID",
     "PARTY_ID",
+    "check_id",
     "json_body",
     "opt_str",
     "query_int",
@@ -85,7 +85,11 @@ def opt_str(obj: dict[str, Any], name: str, **kw: Any) -> str | None:
 
 
 def str_list(
-    obj: dict[str, Any], name: str, *, choices: frozenset[str] | tuple[str, ...], max_items: int = 16
+    obj: dict[str, Any],
+    name: str,
+    *,
+    choices: frozenset[str] | tuple[str, ...],
+    max_items: int = 16,
 ) -> list[str]:
     v = obj.get(name)
     if not isinstance(v, list) or not v or len(v) > max_items:

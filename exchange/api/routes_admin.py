@@ -47,7 +47,9 @@ async def add_client(request: web.Request) -> web.Response:
     party = req_str(obj, "party", pattern=PARTY_ID, max_len=32)
     roles = str_list(obj, "roles", choices=ROLES)
     ex = request.app[EXCHANGE]
-    kid, v = await admin.add_client(ex, caller, id=cid, party=party, roles=roles, jwk=obj.get("jwk"))
+    kid, v = await admin.add_client(
+        ex, caller, id=cid, party=party, roles=roles, jwk=obj.get("jwk")
+    )
     return web.json_response(
         {"id": cid, "party": party, "roles": sorted(roles), "kid": kid, "version": v}, status=201
     )
@@ -121,7 +123,11 @@ async def put_subscription(request: web.Request) -> web.Response:
     types = None if obj.get("types") is None else str_list(obj, "types", choices=TYPES)
     min_priority = opt_str(obj, "min_priority", choices=PRIORITIES)
     created, v = await admin.put_subscription(
-        request.app[EXCHANGE], caller, group=gid, source=source, types=types,
+        request.app[EXCHANGE],
+        caller,
+        group=gid,
+        source=source,
+        types=types,
         min_priority=min_priority,
     )
     out = {"group": gid, "source": source, "types": types, "min_priority": min_priority}

@@ -24,7 +24,9 @@ async def entries(request: web.Request) -> web.Response:
     await authenticate(request)
     start = query_int(request, "start", None)
     end = query_int(request, "end", None)
-    return web.json_response({"entries": await audit_log.entries(request.app[EXCHANGE], start, end)})
+    return web.json_response(
+        {"entries": await audit_log.entries(request.app[EXCHANGE], start, end)}
+    )
 
 
 @routes.get("/v1/audit/proof")
@@ -40,6 +42,4 @@ async def consistency(request: web.Request) -> web.Response:
     await authenticate(request)
     first = query_int(request, "first", None, lo=1)
     second = query_int(request, "second", None, lo=1)
-    return web.json_response(
-        await audit_log.consistency(request.app[EXCHANGE], first, second)
-    )
+    return web.json_response(await audit_log.consistency(request.app[EXCHANGE], first, second))

@@ -46,7 +46,9 @@ async def post_bulletin(request: web.Request) -> web.Response:
 @routes.get("/v1/bulletins/{bid}")
 async def get_bulletin(request: web.Request) -> web.Response:
     caller, _ = await authenticate(request)
-    return web.json_response(await delivery.get_bulletin(request.app[EXCHANGE], caller, _bid(request)))
+    return web.json_response(
+        await delivery.get_bulletin(request.app[EXCHANGE], caller, _bid(request))
+    )
 
 
 @routes.get("/v1/inbox")

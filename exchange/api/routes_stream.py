@@ -54,7 +54,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
     ex = request.app[EXCHANGE]
     cursor = query_int(request, "after", 0)
     min_priority, types = _filters(request)
-    ws = web.WebSocketResponse(max_msg_size=ex.limits.ws_max_frame, heartbeat=ex.limits.ws_heartbeat)
+    ws = web.WebSocketResponse(
+        max_msg_size=ex.limits.ws_max_frame, heartbeat=ex.limits.ws_heartbeat
+    )
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
     sub = ex.hub.subscribe(caller.party)

@@ -28,9 +28,7 @@ def error_from_problem(status: int, problem: Any) -> errors.ExchangeError:
     type_uri = str(problem.get("type", ""))
     code = type_uri.removeprefix("urn:avsec:error:")
     cls = _BY_CODE.get(code, errors.ExchangeError)
-    extra = {
-        k: v for k, v in problem.items() if k not in ("type", "title", "status", "detail")
-    }
+    extra = {k: v for k, v in problem.items() if k not in ("type", "title", "status", "detail")}
     if cls is errors.RateLimited:
         return errors.RateLimited(str(problem.get("detail") or ""), retry_after=1)
     err = cls(str(problem.get("detail") or f"HTTP {status}"), **extra)

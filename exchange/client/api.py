@@ -20,8 +20,8 @@ from exchange.crypto import jws, tokens
 from exchange.crypto._b64 import b64u_encode
 from exchange.crypto.envelope import OpenedBulletin, open_envelope, seal
 from exchange.crypto.keys import (
-    EncryptionPrivateKey,
     Ed25519Signer,
+    EncryptionPrivateKey,
     Signer,
     SigningPublicKey,
     parse_signing_jwk,
@@ -243,9 +243,7 @@ class ExchangeClient:
             # The sender or membership may be newer than our copy of the directory.
             return await self._open(envelope, key, await self.directory(refresh=True))
 
-    async def _open(
-        self, envelope: str, key: EncryptionPrivateKey, d: Directory
-    ) -> OpenedBulletin:
+    async def _open(self, envelope: str, key: EncryptionPrivateKey, d: Directory) -> OpenedBulletin:
         def who(meta: Mapping[str, Any]) -> frozenset[str]:
             return audience(meta, str(meta["iss"]), d.view)
 
@@ -267,7 +265,10 @@ class ExchangeClient:
             json.dumps(payload, separators=(",", ":")).encode(), self.signer, jws.TYP_ACK
         )
         _, data = await self.request(
-            "POST", f"/v1/bulletins/{bid}/acks", body=token.encode(), content_type="application/jose"
+            "POST",
+            f"/v1/bulletins/{bid}/acks",
+            body=token.encode(),
+            content_type="application/jose",
         )
         return dict(data)
 

@@ -70,7 +70,9 @@ class Directory:
 
 def parse_directory(token: str, server_key: SigningPublicKey) -> Directory:
     verified = jws.verify_compact(
-        token, lambda k: server_key if k == server_key.kid else None, jws.TYP_DIRECTORY,
+        token,
+        lambda k: server_key if k == server_key.kid else None,
+        jws.TYP_DIRECTORY,
         max_header=8192,
     )
     try:

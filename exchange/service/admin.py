@@ -35,8 +35,13 @@ async def bootstrap(
         await dir_store.add_party(conn, id=party, name=party_name, kind="organization", now=now)
         await ex.record_directory_change(conn, "add-party", {"party": party})
         await dir_store.add_client(
-            conn, id=client_id, party=party, kid=key.kid, jwk=key.to_jwk(),
-            roles=frozenset({"admin"}), now=now,
+            conn,
+            id=client_id,
+            party=party,
+            kid=key.kid,
+            jwk=key.to_jwk(),
+            roles=frozenset({"admin"}),
+            now=now,
         )
         await ex.record_directory_change(
             conn, "add-client", {"client": client_id, "kid": key.kid, "roles": ["admin"]}
@@ -59,8 +64,13 @@ async def add_client(
     key = parse_signing_jwk(jwk)
     async with ex.db.write() as conn:
         await dir_store.add_client(
-            conn, id=id, party=party, kid=key.kid, jwk=key.to_jwk(),
-            roles=frozenset(roles), now=ex.clock.ms(),
+            conn,
+            id=id,
+            party=party,
+            kid=key.kid,
+            jwk=key.to_jwk(),
+            roles=frozenset(roles),
+            now=ex.clock.ms(),
         )
         v = await ex.record_directory_change(
             conn, "add-client", {"client": id, "kid": key.kid, "roles": sorted(roles)}
@@ -76,7 +86,8 @@ async def add_enc_key(ex: Exchange, caller: Caller, *, party: str, jwk: object) 
             conn, party=party, kid=key.kid, alg=key.alg, jwk=key.to_jwk(), now=ex.clock.ms()
         )
         v = await ex.record_directory_change(
-            conn, "add-encryption-key",
+            conn,
+            "add-encryption-key",
             {"party": party, "kid": key.kid, "alg": key.alg, "retired": retired},
         )
     return key.kid, v
@@ -155,7 +166,8 @@ async def put_subscription(
             conn, group=group, source=source, types=types, min_priority=min_priority
         )
         v = await ex.record_directory_change(
-            conn, "put-subscription",
+            conn,
+            "put-subscription",
             {"group": group, "source": source, "types": types, "min_priority": min_priority},
         )
     return created, v

@@ -34,7 +34,9 @@ from exchange.store import directory as dir_store
 __all__ = ["admit"]
 
 
-async def _sender_key(ex: Exchange, envelope: bytes, caller: Caller) -> tuple[str, SigningPublicKey]:
+async def _sender_key(
+    ex: Exchange, envelope: bytes, caller: Caller
+) -> tuple[str, SigningPublicKey]:
     """The outer JWS's kid must be an active poster client of the caller's party."""
     try:
         header = jws.peek_header(envelope, max_header=ex.limits.max_header)
@@ -181,4 +183,3 @@ async def _check_supersedes(conn: Any, meta: dict[str, Any]) -> None:
     earlier = await bstore.by_bid(conn, sup)
     if earlier is None or earlier.iss != meta["iss"]:
         raise InputError("supersedes must name an earlier bulletin of the same sender")
-

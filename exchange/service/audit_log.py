@@ -22,7 +22,11 @@ async def signed_tree_head(ex: Exchange) -> str:
     cached = ex.sth_cache
     if cached is not None and cached[0] == st.size:
         return cached[1]
-    body = {"tree_size": st.size, "root_hash": b64u_encode(st.root_hash), "timestamp": ex.clock.ms()}
+    body = {
+        "tree_size": st.size,
+        "root_hash": b64u_encode(st.root_hash),
+        "timestamp": ex.clock.ms(),
+    }
     token = jws.sign_compact(canonical_json(body), ex.signer, jws.TYP_STH)
     ex.sth_cache = (st.size, token)
     return token

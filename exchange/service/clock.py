@@ -26,6 +26,8 @@ def iso_ms(ms: int | None) -> str | None:
     """Server times on the wire: RFC 3339 UTC with milliseconds."""
     if ms is None:
         return None
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
+    return (
+        datetime.fromtimestamp(ms / 1000, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
     )

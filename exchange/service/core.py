@@ -19,8 +19,8 @@ from exchange.service.clock import Clock
 from exchange.service.hub import Hub
 from exchange.service.marker import DeliveryMarker
 from exchange.service.metrics import Metrics
-from exchange.service.view import ViewCache
 from exchange.service.ratelimit import RateLimiter
+from exchange.service.view import ViewCache
 from exchange.store import audit as audit_store
 from exchange.store import directory as dir_store
 from exchange.store import replay

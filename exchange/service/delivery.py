@@ -9,7 +9,7 @@ from typing import Any
 from exchange.crypto import jws
 from exchange.crypto._b64 import b64u_encode
 from exchange.crypto.keys import parse_signing_jwk
-from exchange.errors import AuthError, ExchangeError, Forbidden, InputError, NotFound
+from exchange.errors import AuthError, Forbidden, InputError, NotFound
 from exchange.service.clock import iso_ms
 from exchange.service.core import Caller, Exchange
 from exchange.store import audit as audit_store
@@ -85,7 +85,11 @@ async def ack(ex: Exchange, caller: Caller, bid: str, body: bytes) -> tuple[bool
     if status not in ACK_STATUSES:
         raise InputError(f"status must be one of {', '.join(ACK_STATUSES)}")
     iat = claims["iat"]
-    if not isinstance(iat, int) or isinstance(iat, bool) or iat > ex.clock.seconds() + ex.limits.clock_skew:
+    if (
+        not isinstance(iat, int)
+        or isinstance(iat, bool)
+        or iat > ex.clock.seconds() + ex.limits.clock_skew
+    ):
         raise InputError("iat must be an integer time not in the future")
     text = body.decode("ascii")
     now = ex.clock.ms()
@@ -178,5 +182,3 @@ async def escalate(ex: Exchange) -> int:
             },
         )
     return len(rows)
-
-

@@ -7,11 +7,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from exchange.audit.merkle import Frontier, leaf_hash
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange.audit.canonical import canonical_json
+from exchange.audit.merkle import Frontier, leaf_hash
 from exchange.store import schema as s
 
 __all__ = ["TreeState", "append", "leaf_hashes", "leaves", "lock_log", "tree_state"]

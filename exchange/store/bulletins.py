@@ -15,17 +15,17 @@ from exchange.store import schema as s
 __all__ = [
     "AckRow",
     "StoredBulletin",
+    "ack_row",
     "acks_of",
     "by_bid",
     "deliveries_of",
+    "delivery_of",
     "inbox",
     "insert_ack",
     "insert_bulletin",
     "mark_delivered",
     "overdue",
     "set_escalated",
-    "ack_row",
-    "delivery_of",
     "set_receipt",
 ]
 
@@ -157,7 +157,9 @@ async def insert_bulletin(
 
 async def set_receipt(conn: AsyncConnection, seq: int, log_index: int, receipt: str) -> None:
     await conn.execute(
-        update(s.bulletins).where(s.bulletins.c.seq == seq).values(log_index=log_index, receipt=receipt)
+        update(s.bulletins)
+        .where(s.bulletins.c.seq == seq)
+        .values(log_index=log_index, receipt=receipt)
     )
 
 
@@ -172,8 +174,10 @@ async def inbox(
 ) -> list[dict[str, Any]]:
     """The party's items with ``seq > after`` in ``seq`` order (PROTOCOL §7)."""
     d = s.deliveries
-    q = select(*ITEM_COLUMNS).join(d, d.c.seq == s.bulletins.c.seq).where(
-        d.c.party == party, d.c.seq > after
+    q = (
+        select(*ITEM_COLUMNS)
+        .join(d, d.c.seq == s.bulletins.c.seq)
+        .where(d.c.party == party, d.c.seq > after)
     )
     if types is not None:
         q = q.where(s.bulletins.c.type.in_(sorted(types)))
@@ -188,7 +192,9 @@ async def last_seq(conn: AsyncConnection, party: str, after: int) -> int | None:
     d = s.deliveries
     from sqlalchemy import func
 
-    v = (await conn.execute(select(func.max(d.c.seq)).where(d.c.party == party, d.c.seq > after))).scalar()
+    v = (
+        await conn.execute(select(func.max(d.c.seq)).where(d.c.party == party, d.c.seq > after))
+    ).scalar()
     return int(v) if v is not None else None
 
 
@@ -269,6 +275,4 @@ async def overdue(conn: AsyncConnection, now: int, limit: int = 500) -> list[Any
 
 async def set_escalated(conn: AsyncConnection, party: str, seq: int, now: int) -> None:
     d = s.deliveries
-    await conn.execute(
-        update(d).where(d.c.party == party, d.c.seq == seq).values(escalated_at=now)
-    )
+    await conn.execute(update(d).where(d.c.party == party, d.c.seq == seq).values(escalated_at=now))
