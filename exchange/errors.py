@@ -34,10 +34,10 @@ __all__ = [
     "RateLimited",
     "RecipientMismatch",
     "StorageError",
+    "Unavailable",
     "UnknownKey",
     "UnsupportedAlgorithm",
     "UnwrapFailed",
-    "Unavailable",
 ]
 
 

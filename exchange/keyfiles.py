@@ -12,9 +12,9 @@ from exchange.errors import InputError
 
 __all__ = [
     "Profile",
+    "profile_dir",
     "read_json",
     "read_profile",
-    "profile_dir",
     "write_json",
     "write_profile",
     "write_secret_json",

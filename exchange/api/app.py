@@ -71,7 +71,7 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
     )
     app[EXCHANGE] = ex
     sockets: weakref.WeakSet[web.WebSocketResponse[bool]] = weakref.WeakSet()
-    app[SOCKETS] = sockets
+    app[SOCKETS] = sockets  # type: ignore[index]  # aiohttp types AppKey values as invariant
     for module_routes in (
         routes_directory.routes,
         routes_admin.routes,
