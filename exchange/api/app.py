@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -70,8 +69,7 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
         middlewares=[problem_middleware, _concurrency_middleware(ex.limits.max_concurrency)],
     )
     app[EXCHANGE] = ex
-    sockets: weakref.WeakSet[web.WebSocketResponse[bool]] = weakref.WeakSet()
-    app[SOCKETS] = sockets  # type: ignore[index]  # aiohttp types AppKey values as invariant
+    app[SOCKETS] = set()
     for module_routes in (
         routes_directory.routes,
         routes_admin.routes,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import weakref
-
 from aiohttp import web
 
 __all__ = ["SOCKETS"]
 
-SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse[bool]]] = web.AppKey("sockets")
+#: open stream connections, closed with 1001 (going away) on shutdown
+SOCKETS: web.AppKey[set[web.WebSocketResponse[bool]]] = web.AppKey("sockets")

@@ -106,6 +106,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             await ws.close(code=code, message=b"resume from your last cursor")
     finally:
         ex.hub.unsubscribe(sub)
+        request.app[SOCKETS].discard(ws)
         for t in (pump_task, drain_task):
             t.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
