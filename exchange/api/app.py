@@ -106,7 +106,8 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
             await ex.db.close()
 
     async def on_shutdown(app: web.Application) -> None:
-        for ws in list(app[SOCKETS]):
+        open_sockets: set[web.WebSocketResponse[bool]] = app[SOCKETS]
+        for ws in list(open_sockets):
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
 
     app.cleanup_ctx.append(background)
