@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any
 
-from exchange.errors import CryptoError, MalformedEnvelope
+from exchange.errors import ExchangeError, MalformedEnvelope
 
 __all__ = ["dumps", "loads_object"]
 
@@ -31,7 +31,7 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no
 
 
 def loads_object(
-    data: bytes | str, error: type[CryptoError] = MalformedEnvelope, what: str = "JSON"
+    data: bytes | str, error: type[ExchangeError] = MalformedEnvelope, what: str = "JSON"
 ) -> dict[str, Any]:
     """Parse one JSON object, raising ``error`` on anything else."""
     try:

@@ -103,6 +103,8 @@ def _assemble(
     use this seam to build envelopes an honest sender never would.
     """
     iv = rand(IV_SIZE)
+    if len(iv) != IV_SIZE:
+        raise InvalidBulletin("rand returned an IV of the wrong size")
     avsec = {name: metadata[name] for name in ROUTING_FIELDS}
     avsec["cc"] = b64u_encode(cek_commitment(cek))
     protected = b64u_encode(_json.dumps({"enc": ENC, "typ": TYP_JWE, "avsec": avsec}))
@@ -141,10 +143,13 @@ def seal(
         payload = _json.dumps(dict(bulletin))
     except (TypeError, ValueError):
         raise InvalidBulletin("the bulletin is not serialisable as JSON") from None
+    # what we sign must be what recipients' strict parser reads back (no key collisions
+    # such as 1 and "1", which json.dumps would emit as a duplicate member)
+    _json.loads_object(payload, InvalidBulletin, "bulletin")
     inner = sign_compact(payload, signer, TYP_BULLETIN).encode("ascii")
     cek = rand(CEK_SIZE)
     if len(cek) != CEK_SIZE:
-        raise InvalidBulletin("rand returned a short key")
+        raise InvalidBulletin("rand returned a key of the wrong size")
     return _assemble(metadata, inner, signer, [(r, cek) for r in recipients], cek, rand)
 
 

@@ -119,11 +119,24 @@ def test_seal_rejects_duplicates_and_empty(helpers, sender, party_keys) -> None:
         {"supersedes": 3},
         {"body": float("nan")},
         {"body": object()},
+        {"body": {1: "a", "1": "b"}},
+        {"title": "\ud800"},
     ],
 )
 def test_seal_rejects_bad_bulletin(helpers, sender, party_keys, change) -> None:
     with pytest.raises(InvalidBulletin):
         seal(helpers.bulletin(**change), sender, [party_keys["UZ"].public])
+
+
+@pytest.mark.parametrize("sizes", [(31, 12), (32, 11), (32, 16)])
+def test_seal_rejects_bad_rand(helpers, sender, party_keys, sizes) -> None:
+    outputs = iter(sizes)
+
+    def rand(n: int) -> bytes:
+        return bytes(next(outputs, n))
+
+    with pytest.raises(InvalidBulletin):
+        seal(helpers.bulletin(), sender, [party_keys["UZ"].public], rand=rand)
 
 
 def test_seal_rejects_missing_field(helpers, sender, party_keys) -> None:
