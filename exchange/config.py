@@ -50,7 +50,9 @@ class ServerConfig:
     limits: Limits = field(default_factory=Limits)
     ack_deadlines: dict[str, int] = field(default_factory=lambda: dict(ACK_DEADLINES))
     escalation_interval: float = 5.0  # how often overdue acks are looked for
-    poll_interval: float = 1.0  # fallback wake-up for streams when a notification is lost
+    # Fallback wake-up for streams when a cross-node notification is lost. None: off on
+    # SQLite (one writer process sees every commit), 2 s on PostgreSQL.
+    poll_interval: float | None = None
 
     @property
     def server_key_path(self) -> Path:

@@ -22,7 +22,7 @@ from exchange.api.keys import EXCHANGE
 from exchange.api.openapi import routes as openapi_routes
 from exchange.api.problems import problem_middleware, problem_response
 from exchange.errors import ExchangeError, Unavailable
-from exchange.service import Exchange, delivery
+from exchange.service import Exchange, delivery, notify
 
 __all__ = ["create_app"]
 
@@ -89,12 +89,17 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
             asyncio.create_task(_every(ex.config.escalation_interval, _escalate, "escalation")),
             asyncio.create_task(ex.marker.run()),
         ]
-        if ex.config.poll_interval > 0:
+        if not ex.db.is_sqlite:  # several nodes may share the database
+            tasks.append(asyncio.create_task(notify.listen(ex.db.url, ex.hub)))
+        poll_interval = ex.config.poll_interval
+        if poll_interval is None:
+            poll_interval = 0.0 if ex.db.is_sqlite else 2.0
+        if poll_interval > 0:
 
             async def poll() -> None:
                 ex.hub.wake_all()
 
-            tasks.append(asyncio.create_task(_every(ex.config.poll_interval, poll, "poll")))
+            tasks.append(asyncio.create_task(_every(poll_interval, poll, "poll")))
         yield
         for t in tasks:
             t.cancel()
