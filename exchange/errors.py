@@ -26,6 +26,7 @@ __all__ = [
     "InputError",
     "InvalidBulletin",
     "InvalidKey",
+    "LogInconsistent",
     "MalformedEnvelope",
     "MetadataMismatch",
     "NotARecipient",
@@ -148,6 +149,13 @@ class DecryptFailed(CryptoError):
 class BadInnerSignature(CryptoError):
     code = "bad-inner-signature"
     title = "Inner signature verification failed"
+
+
+class LogInconsistent(CryptoError):
+    """The audit log or a tree head does not prove what it must (PROTOCOL §8)."""
+
+    code = "log-inconsistent"
+    title = "Audit log verification failed"
 
 
 class MetadataMismatch(CryptoError):

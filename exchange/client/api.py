@@ -15,6 +15,7 @@ import aiohttp
 
 from exchange.bulletin.validate import validate_bulletin
 from exchange.client._problems import error_from_problem
+from exchange.client.audit import LogMonitor
 from exchange.client.directory import Directory, parse_directory
 from exchange.crypto import jws, tokens
 from exchange.crypto._b64 import b64u_encode
@@ -65,6 +66,8 @@ class ExchangeClient:
         server_kid: str | None = None,
         encryption_key: EncryptionPrivateKey | None = None,
         timeout: float = 30.0,
+        verify_log: bool = True,
+        sth_file: Path | None = None,
     ) -> None:
         self.server_url = server_url.rstrip("/")
         self.client_id = client_id
@@ -77,6 +80,9 @@ class ExchangeClient:
         self._session: aiohttp.ClientSession | None = None
         self._server_key: SigningPublicKey | None = None
         self._directory: Directory | None = None
+        #: PROTOCOL §8: the directory used for sealing, and each receipt, are checked
+        #: against the audit log; tree heads only move forward with consistency proofs.
+        self.log: LogMonitor | None = LogMonitor(self, sth_file) if verify_log else None
 
     @classmethod
     def from_profile(cls, folder: str | Path, **kw: Any) -> ExchangeClient:
@@ -85,6 +91,7 @@ class ExchangeClient:
         signer = Ed25519Signer.from_jwk(read_json(folder / "signing.jwk"))
         enc_path = folder / "encryption.jwk"
         enc = EncryptionPrivateKey.from_jwk(read_json(enc_path)) if enc_path.exists() else None
+        kw.setdefault("sth_file", folder / "sth.jws")
         return cls(
             server_url=profile.server_url,
             client_id=profile.client_id,
@@ -181,6 +188,8 @@ class ExchangeClient:
             d = parse_directory(data["directory"], await self.server_key())
             if self._directory is not None and d.version < self._directory.version:
                 raise BadSignature("the directory version went backwards")
+            if self.log is not None:
+                await self.log.check_directory(d)
             self._directory = d
         return self._directory
 
@@ -214,6 +223,8 @@ class ExchangeClient:
         expected = b64u_encode(hashlib.sha256(envelope.encode()).digest())
         if receipt.envelope_sha256 != expected:
             raise BadSignature("the receipt is for another envelope")
+        if self.log is not None:
+            await self.log.check_receipt(receipt)
         return Receipt(**{**receipt.__dict__, "created": status == 201})
 
     async def verify_receipt(self, token: str) -> Receipt:

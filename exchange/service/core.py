@@ -3,16 +3,15 @@ authentication (PROTOCOL §6) and the signed, logged directory (PROTOCOL §7, §
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange.audit.canonical import canonical_json
+from exchange.audit.digest import directory_digest
 from exchange.config import ServerConfig
 from exchange.crypto import jws, tokens
-from exchange.crypto._b64 import b64u_encode
 from exchange.crypto.keys import Ed25519Signer, SigningPublicKey, parse_signing_jwk
 from exchange.errors import AuthError, ExchangeError, Forbidden
 from exchange.service.clock import Clock
@@ -128,12 +127,6 @@ class Exchange:
         doc["exchange_id"] = self.config.exchange_id
         return doc
 
-    @staticmethod
-    def directory_digest(doc: dict[str, Any]) -> str:
-        """SHA-256 of the canonical directory document (without ``log_index``)."""
-        body = {k: v for k, v in doc.items() if k != "log_index"}
-        return b64u_encode(hashlib.sha256(canonical_json(body)).digest())
-
     async def record_directory_change(
         self, conn: AsyncConnection, op: str, subject: dict[str, Any]
     ) -> int:
@@ -141,7 +134,7 @@ class Exchange:
         caller's transaction (PROTOCOL §7, §8). Returns the new version."""
         now = self.clock.ms()
         version = await dir_store.bump_version(conn)
-        digest = self.directory_digest(await self.directory_doc(conn))
+        digest = directory_digest(await self.directory_doc(conn))
         entry = {"kind": "directory", "op": op, "version": version, "digest": digest, "at": now}
         entry.update(subject)
         idx = await audit_store.append(conn, entry, now)

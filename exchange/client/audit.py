@@ -1,0 +1,157 @@
+"""Trusting the exchange without trusting its operator (PROTOCOL §8).
+
+``LogMonitor`` keeps the last signed tree head it accepted from a server and accepts a
+newer one only with a consistency proof from it; it checks that a receipt's entry, and
+the directory a client seals with, are included in the log under that head."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from exchange.audit import merkle
+from exchange.audit.digest import directory_digest
+from exchange.crypto import jws
+from exchange.crypto._b64 import b64u_decode
+from exchange.errors import ExchangeError, LogInconsistent
+
+if TYPE_CHECKING:
+    from exchange.client.api import ExchangeClient, Receipt
+    from exchange.client.directory import Directory
+
+__all__ = ["LogMonitor", "TreeHead", "directory_digest", "proof_hashes"]
+
+
+@dataclass(frozen=True)
+class TreeHead:
+    size: int
+    root: bytes
+    timestamp: int
+    token: str
+
+
+def proof_hashes(path: Sequence[Any]) -> list[bytes]:
+    try:
+        return [b64u_decode(str(h)) for h in path]
+    except ExchangeError as exc:
+        raise LogInconsistent("proof holds a malformed hash") from exc
+
+
+class LogMonitor:
+    """One client's view of one exchange's log. ``state_file`` (optional) keeps the last
+    accepted tree head across runs, so a log rewritten between runs is caught too."""
+
+    def __init__(self, client: ExchangeClient, state_file: Path | None = None) -> None:
+        self.client = client
+        self.state_file = state_file
+        self.head: TreeHead | None = None
+        if state_file is not None and state_file.exists():
+            self._saved = state_file.read_text(encoding="utf-8").strip()
+        else:
+            self._saved = ""
+
+    async def parse_sth(self, token: str) -> TreeHead:
+        key = await self.client.server_key()
+        v = jws.verify_compact(token, lambda k: key if k == key.kid else None, jws.TYP_STH)
+        try:
+            p = json.loads(v.payload)
+            size, root, ts = int(p["tree_size"]), b64u_decode(p["root_hash"]), int(p["timestamp"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LogInconsistent("tree head payload is malformed") from exc
+        if size < 0 or len(root) != 32:
+            raise LogInconsistent("tree head payload is malformed")
+        return TreeHead(size, root, ts, token)
+
+    async def update(self) -> TreeHead:
+        """Fetch the newest head; accept it only if it extends the last one."""
+        if self.head is None and self._saved:
+            self.head = await self.parse_sth(self._saved)
+        _, data = await self.client.request("GET", "/v1/audit/sth")
+        new = await self.parse_sth(data["sth"])
+        old = self.head
+        if old is not None:
+            await self.check_consistent(old, new)
+        self.head = new
+        if self.state_file is not None:
+            self.state_file.write_text(new.token + "\n", encoding="utf-8")
+        return new
+
+    async def check_consistent(self, old: TreeHead, new: TreeHead) -> None:
+        if new.size < old.size:
+            raise LogInconsistent(f"the log shrank from {old.size} to {new.size} entries")
+        if new.size == old.size:
+            if new.root != old.root:
+                raise LogInconsistent("two tree heads of one size with different roots")
+            return
+        if old.size == 0:
+            return
+        _, proof = await self.client.request(
+            "GET", "/v1/audit/consistency", params={"first": old.size, "second": new.size}
+        )
+        if not merkle.verify_consistency(
+            old.size, new.size, old.root, new.root, proof_hashes(proof.get("path", []))
+        ):
+            raise LogInconsistent(
+                f"the log at {new.size} entries is not an extension of the one at {old.size}"
+            )
+
+    async def entry(self, index: int) -> bytes:
+        _, data = await self.client.request(
+            "GET", "/v1/audit/entries", params={"start": index, "end": index + 1}
+        )
+        entries = data.get("entries") or []
+        if len(entries) != 1 or entries[0].get("index") != index:
+            raise LogInconsistent(f"the log has no entry {index}")
+        return b64u_decode(entries[0]["leaf"])
+
+    async def check_included(self, index: int) -> dict[str, Any]:
+        """The entry at ``index``, proven included under the current head."""
+        head = self.head or await self.update()
+        if index >= head.size:
+            head = await self.update()
+        if not 0 <= index < head.size:
+            raise LogInconsistent(f"entry {index} is not in the log of {head.size} entries")
+        leaf = await self.entry(index)
+        _, proof = await self.client.request(
+            "GET", "/v1/audit/proof", params={"index": index, "size": head.size}
+        )
+        if not merkle.verify_inclusion(
+            merkle.leaf_hash(leaf), index, head.size, proof_hashes(proof.get("path", [])), head.root
+        ):
+            raise LogInconsistent(f"entry {index} is not included under the signed tree head")
+        try:
+            entry = json.loads(leaf)
+        except ValueError as exc:
+            raise LogInconsistent(f"entry {index} is not JSON") from exc
+        if not isinstance(entry, dict):
+            raise LogInconsistent(f"entry {index} is not an object")
+        return entry
+
+    async def check_receipt(self, receipt: Receipt) -> None:
+        """The receipt's bulletin is in the log as the receipt says."""
+        e = await self.check_included(receipt.log_index)
+        want = {
+            "kind": "bulletin",
+            "bid": receipt.bid,
+            "seq": receipt.seq,
+            "iss": receipt.iss,
+            "recipients": list(receipt.recipients),
+            "envelope_sha256": receipt.envelope_sha256,
+        }
+        if any(e.get(k) != v for k, v in want.items()):
+            raise LogInconsistent("the logged entry does not match the receipt")
+
+    async def check_directory(self, d: Directory) -> None:
+        """The directory document is the one logged for its version (issue 5: a key
+        swapped in the database without the API no longer verifies)."""
+        index = d.doc.get("log_index")
+        if not isinstance(index, int):
+            raise LogInconsistent("the directory names no log entry")
+        e = await self.check_included(index)
+        if e.get("kind") != "directory" or e.get("version") != d.version:
+            raise LogInconsistent("the directory's log entry is for another version")
+        if e.get("digest") != directory_digest(d.doc):
+            raise LogInconsistent("the directory does not match its logged digest")
