@@ -10,7 +10,8 @@ this module only adapts the Python validator to them:
 - ``uniqueItems`` is linear on arrays of strings (the library falls back to a quadratic
   scan on mixed arrays, a cheap denial of service);
 - ``integer`` means a JSON integer: ``1.0`` is not a time in whole seconds;
-- every message names the field path and says what is expected, never echoes the value.
+- every message names the field path and says what is expected, never echoes a value
+  (an unknown field name is shown, as escaped ASCII).
 """
 
 from __future__ import annotations
@@ -131,12 +132,12 @@ def _unique_items(
         return
     if not all(isinstance(item, str) for item in instance):
         return  # our unique arrays hold strings: ``items`` reports the rest
-    seen: set[str] = set()
-    for item in instance:
-        if item in seen:
-            yield ValidationError(f"must not repeat an item ({show(item)} appears twice)")
+    first: dict[str, int] = {}
+    for index, item in enumerate(instance):
+        if item in first:
+            yield ValidationError(f"must not repeat an item ([{index}] repeats [{first[item]}])")
             return
-        seen.add(item)
+        first[item] = index
 
 
 def _required(

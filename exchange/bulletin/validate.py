@@ -233,10 +233,8 @@ def _metadata_rules(meta: Mapping[str, Any], now: int | None) -> list[str]:
     iat, exp = meta["iat"], meta["exp"]
     if exp is not None and exp <= iat:
         problems.append("exp: must be after iat")  # PROTOCOL §5
-    if now is not None and iat > now + _LIMITS.future_iat:
-        problems.append(
-            f"iat: must be at most {_LIMITS.future_iat} seconds in the future"
-        )  # PROTOCOL §5
+    if now is not None and iat > now + _LIMITS.future_iat:  # PROTOCOL §5
+        problems.append(f"iat: must be at most {_LIMITS.future_iat} seconds in the future")
     if meta["tlp"] == "red" and meta["groups"]:
         problems.append("groups: must be empty when tlp is red; name the recipients in to")
     if not meta["groups"] and not meta["to"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -94,6 +95,7 @@ def test_every_type_has_a_body_schema() -> None:
         assert SCHEMAS[type_]["$id"] == f"urn:avsec:schema:v1:body:{type_}"
 
 
+@functools.cache
 def _stock_validator() -> Draft202012Validator:
     """The files with an unmodified validator, as a State's own tool would use them."""
     registry: Registry[Any] = Registry().with_resources(
