@@ -30,12 +30,14 @@ class MethodNotAllowed(InputError):
     title = "Method not allowed"
 
 
-def problem_response(err: ExchangeError) -> web.Response:
-    headers = {}
+def problem_response(err: ExchangeError, *, headers: dict[str, str] | None = None) -> web.Response:
+    headers = dict(headers or {})
     if isinstance(err, RateLimited):
         headers["Retry-After"] = str(err.retry_after)
     elif err.status == 503:
         headers["Retry-After"] = "1"
+    elif err.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"  # RFC 9110 §15.5.2: a 401 MUST carry it
     return web.Response(
         status=err.status,
         body=json.dumps(err.problem()).encode(),
@@ -67,7 +69,8 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return problem_response(_from_http(exc))
+        allow = exc.headers.get("Allow")  # RFC 9110 §15.5.6: a 405 MUST carry it
+        return problem_response(_from_http(exc), headers={"Allow": allow} if allow else None)
     except (asyncio.CancelledError, ConnectionResetError):
         raise
     except Exception:
