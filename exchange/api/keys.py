@@ -11,6 +11,11 @@ __all__ = ["EXCHANGE", "authenticate"]
 EXCHANGE = web.AppKey("exchange", Exchange)
 
 
+def _websocket_upgrade(request: web.Request) -> bool:
+    """A complete RFC 6455 opening handshake, not merely an ``Upgrade`` header."""
+    return request.method == "GET" and web.WebSocketResponse().can_prepare(request).ok
+
+
 async def authenticate(request: web.Request) -> tuple[Caller, bytes]:
     """Read the body (bounded by ``client_max_size``) and verify the request token
     (PROTOCOL §6). ``htu`` is the path as sent on the wire, without the query."""
@@ -18,7 +23,7 @@ async def authenticate(request: web.Request) -> tuple[Caller, bytes]:
     body = await request.read()
     auth = request.headers.get("Authorization", "")
     token: str | None = auth[7:].strip() if auth[:7].lower() == "bearer " else None
-    if token is None and request.headers.get("Upgrade", "").lower() == "websocket":
-        token = request.query.get("access_token")
+    if token is None and _websocket_upgrade(request):
+        token = request.query.get("access_token")  # PROTOCOL §6: WebSocket upgrades only
     caller = await ex.authenticate(token, request.method, request.rel_url.raw_path, body or None)
     return caller, body
