@@ -3,6 +3,7 @@ authentication (PROTOCOL §6) and the signed, logged directory (PROTOCOL §7, §
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,10 @@ from exchange.store import replay
 from exchange.store.db import Database
 
 __all__ = ["Caller", "Exchange"]
+
+#: a kid is a base64url thumbprint (PROTOCOL §2); anything else is refused before the
+#: database sees it (PostgreSQL cannot even compare a string holding NUL)
+_KID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,7 @@ class Exchange:
         except ExchangeError as exc:
             raise AuthError("malformed token") from exc
         kid = header.get("kid")
-        if not isinstance(kid, str) or not 0 < len(kid) <= 64:
+        if not isinstance(kid, str) or not _KID.fullmatch(kid):
             raise AuthError("token has no usable kid")
         async with self.db.read() as conn:
             client = await dir_store.client_by_kid(conn, kid)
