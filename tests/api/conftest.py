@@ -1,0 +1,106 @@
+"""Fixtures of the API security tests.
+
+``world`` is one real server per test module (and per backend: SQLite, and PostgreSQL
+when ``EXCHANGE_TEST_PG_URL`` is set), so that long attack tables cost one start-up.
+Tests that use it run in the module's event loop: mark them
+``@pytest.mark.asyncio(loop_scope="module")``. ``make_harness`` starts a server with
+other limits, inside one test's own loop.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from api._kit import Caller, Wire, World
+from support import Harness, start_harness
+
+from exchange.config import Limits
+from exchange.crypto.keys import Ed25519Signer
+
+PG_URL = os.environ.get("EXCHANGE_TEST_PG_URL")
+BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
+
+#: high enough that no table of requests from one client trips the rate limit
+GENEROUS = Limits(rate_per_second=100_000.0, rate_burst=100_000)
+
+
+async def _pg_create() -> tuple[str, str]:
+    import asyncpg
+
+    assert PG_URL is not None
+    base = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
+    name = "exapi_" + uuid.uuid4().hex[:16]
+    conn = await asyncpg.connect(base)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    root = base.rpartition("/")[0].split("://", 1)[1]
+    return name, f"postgresql+asyncpg://{root}/{name}"
+
+
+async def _pg_drop(name: str) -> None:
+    import asyncpg
+
+    assert PG_URL is not None
+    conn = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def admin_caller(h: Harness) -> Caller:
+    signer = h.admin.signer
+    assert isinstance(signer, Ed25519Signer)
+    return Caller(h.admin.client_id, signer)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS)
+async def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[World]:
+    tmp = tmp_path_factory.mktemp("world")
+    pg_name = None
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp / 'exchange.db'}"
+    else:
+        pg_name, url = await _pg_create()
+    h = await start_harness(tmp, url, limits=GENEROUS)
+    wire = Wire(h.url, h.exchange_id)
+    try:
+        yield World(h, wire, admin_caller(h))
+    finally:
+        await wire.close()
+        await h.close()
+        if pg_name is not None:
+            await _pg_drop(pg_name)
+
+
+HarnessFactory = Callable[..., Awaitable[tuple[Harness, Wire, Caller]]]
+
+
+@pytest.fixture
+async def make_harness(tmp_path: Path, db_url: str) -> AsyncIterator[HarnessFactory]:
+    """Start servers with config overrides (``limits=Limits(...)``) in this test's loop."""
+    started: list[tuple[Harness, Wire]] = []
+
+    async def make(**config: Any) -> tuple[Harness, Wire, Caller]:
+        assert not started, "one server per test: they would share the database"
+        h = await start_harness(tmp_path, db_url, **config)
+        wire = Wire(h.url, h.exchange_id)
+        started.append((h, wire))
+        return h, wire, admin_caller(h)
+
+    try:
+        yield make
+    finally:
+        for h, wire in started:
+            await wire.close()
+            await h.close()
