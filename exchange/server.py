@@ -22,6 +22,7 @@ from exchange.keyfiles import (
     write_profile,
     write_secret_json,
 )
+from exchange.logs import setup_logging
 from exchange.service import Exchange
 from exchange.service.admin import bootstrap
 from exchange.service.clock import Clock
@@ -121,6 +122,7 @@ async def start(ex: Exchange, host: str = "127.0.0.1", port: int = 0) -> Running
 async def serve(config: ServerConfig) -> None:
     """Run until SIGINT/SIGTERM; then stop accepting, finish in-flight requests and
     close streams with 1001 (going away)."""
+    setup_logging()
     ex = await open_exchange(config)
     server = await start(ex, config.host, config.port)
     log.info("serving %s at %s", config.exchange_id, server.url)

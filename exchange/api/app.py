@@ -21,6 +21,7 @@ from exchange.api.app_keys import SOCKETS
 from exchange.api.keys import EXCHANGE
 from exchange.api.openapi import routes as openapi_routes
 from exchange.api.problems import problem_middleware, problem_response
+from exchange.api.requestlog import request_log_middleware
 from exchange.errors import ExchangeError, Unavailable
 from exchange.service import Exchange, delivery, notify
 
@@ -66,7 +67,11 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
     database on cleanup."""
     app = web.Application(
         client_max_size=ex.limits.max_body,
-        middlewares=[problem_middleware, _concurrency_middleware(ex.limits.max_concurrency)],
+        middlewares=[
+            request_log_middleware,
+            problem_middleware,
+            _concurrency_middleware(ex.limits.max_concurrency),
+        ],
     )
     app[EXCHANGE] = ex
     app[SOCKETS] = set()

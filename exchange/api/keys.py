@@ -6,9 +6,11 @@ from aiohttp import web
 
 from exchange.service import Caller, Exchange
 
-__all__ = ["EXCHANGE", "authenticate"]
+__all__ = ["CLIENT_ID", "EXCHANGE", "authenticate"]
 
 EXCHANGE = web.AppKey("exchange", Exchange)
+#: the authenticated client of a request, for the request log
+CLIENT_ID = web.RequestKey("client_id", str)
 
 
 def _websocket_upgrade(request: web.Request) -> bool:
@@ -26,4 +28,5 @@ async def authenticate(request: web.Request) -> tuple[Caller, bytes]:
     if token is None and _websocket_upgrade(request):
         token = request.query.get("access_token")  # PROTOCOL §6: WebSocket upgrades only
     caller = await ex.authenticate(token, request.method, request.rel_url.raw_path, body or None)
+    request[CLIENT_ID] = caller.client_id  # for the request log
     return caller, body
