@@ -258,9 +258,16 @@ class ExchangeClient:
         def who(meta: Mapping[str, Any]) -> frozenset[str]:
             return audience(meta, str(meta["iss"]), d.view)
 
-        return await asyncio.to_thread(
+        opened = await asyncio.to_thread(
             open_envelope, envelope, d.signing_key, party=self.party, key=key, audience=who
         )
+        # The server checks this at admission; a recipient does not rely on it (§3, §5).
+        sender = d.client_of.get(opened.sender_kid, {})
+        if sender.get("party") != opened.bulletin["iss"] or "poster" not in sender.get(
+            "roles", ()
+        ):
+            raise BadSignature("the signing key is not a poster of the bulletin's iss")
+        return opened
 
     async def inbox(self, after: int = 0, limit: int = 100) -> tuple[list[dict[str, Any]], int]:
         _, data = await self.request("GET", "/v1/inbox", params={"after": after, "limit": limit})
