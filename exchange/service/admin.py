@@ -31,7 +31,7 @@ async def bootstrap(
     """Create the operator party and its first admin client (no caller: ``exchange init``)."""
     key = parse_signing_jwk(jwk)
     now = ex.clock.ms()
-    async with ex.db.write() as conn:
+    async with ex.directory_write() as conn:
         await dir_store.add_party(conn, id=party, name=party_name, kind="organization", now=now)
         await ex.record_directory_change(conn, "add-party", {"party": party})
         await dir_store.add_client(
@@ -50,7 +50,7 @@ async def bootstrap(
 
 async def add_party(ex: Exchange, caller: Caller, *, id: str, name: str, kind: str) -> int:
     caller.require("admin")
-    async with ex.db.write() as conn:
+    async with ex.directory_write() as conn:
         await dir_store.add_party(conn, id=id, name=name, kind=kind, now=ex.clock.ms())
         return await ex.record_directory_change(conn, "add-party", {"party": id, "kind": kind})
 
@@ -62,7 +62,7 @@ async def add_client(
     if id.split("/", 1)[0] != party:
         raise InputError(f"client id {id} must start with its party '{party}/'")
     key = parse_signing_jwk(jwk)
-    async with ex.db.write() as conn:
+    async with ex.directory_write() as conn:
         await dir_store.add_client(
             conn,
             id=id,
@@ -81,7 +81,7 @@ async def add_client(
 async def add_enc_key(ex: Exchange, caller: Caller, *, party: str, jwk: object) -> tuple[str, int]:
     caller.require("admin")
     key = parse_encryption_jwk(jwk)
-    async with ex.db.write() as conn:
+    async with ex.directory_write() as conn:
         retired = await dir_store.add_enc_key(
             conn, party=party, kid=key.kid, alg=key.alg, jwk=key.to_jwk(), now=ex.clock.ms()
         )
@@ -95,7 +95,7 @@ async def add_enc_key(ex: Exchange, caller: Caller, *, party: str, jwk: object) 
 
 async def revoke_key(ex: Exchange, caller: Caller, *, kid: str) -> int:
     caller.require("admin")
-    async with ex.db.write() as conn:
+    async with ex.directory_write() as conn:
         kind, owner = await dir_store.revoke_key(conn, kid)
         return await ex.record_directory_change(
             conn, "revoke-key", {"kid": kid, "key_kind": kind, "owner": owner}
@@ -104,14 +104,14 @@ async def revoke_key(ex: Exchange, caller: Caller, *, kid: str) -> int:
 
 async def add_group(ex: Exchange, caller: Caller, *, id: str, name: str) -> int:
     caller.require("admin")
-    async with ex.db.write() as conn:
+    async with ex.directory_write() as conn:
         await dir_store.add_group(conn, id=id, name=name, now=ex.clock.ms())
         return await ex.record_directory_change(conn, "add-group", {"group": id})
 
 
 async def set_member(ex: Exchange, caller: Caller, *, group: str, party: str, role: str) -> int:
     caller.require("admin")
-    async with ex.db.write() as conn:
+    async with ex.directory_write() as conn:
         await dir_store.set_member(conn, group=group, party=party, role=role)
         return await ex.record_directory_change(
             conn, "set-member", {"group": group, "party": party, "role": role}
@@ -120,7 +120,7 @@ async def set_member(ex: Exchange, caller: Caller, *, group: str, party: str, ro
 
 async def remove_member(ex: Exchange, caller: Caller, *, group: str, party: str) -> int:
     caller.require("admin")
-    async with ex.db.write() as conn:
+    async with ex.directory_write() as conn:
         await dir_store.remove_member(conn, group=group, party=party)
         return await ex.record_directory_change(
             conn, "remove-member", {"group": group, "party": party}
@@ -161,7 +161,7 @@ async def put_subscription(
     min_priority: str | None,
 ) -> tuple[bool, int]:
     await _require_chair(ex, caller, group)
-    async with ex.db.write() as conn:
+    async with ex.directory_write() as conn:
         created = await dir_store.put_subscription(
             conn, group=group, source=source, types=types, min_priority=min_priority
         )
@@ -175,7 +175,7 @@ async def put_subscription(
 
 async def delete_subscription(ex: Exchange, caller: Caller, *, group: str, source: str) -> int:
     await _require_chair(ex, caller, group)
-    async with ex.db.write() as conn:
+    async with ex.directory_write() as conn:
         await dir_store.delete_subscription(conn, group=group, source=source)
         return await ex.record_directory_change(
             conn, "delete-subscription", {"group": group, "source": source}

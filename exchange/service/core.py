@@ -3,7 +3,9 @@ authentication (PROTOCOL §6) and the signed, logged directory (PROTOCOL §7, §
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +73,7 @@ class Exchange:
         self.rate = RateLimiter(config.limits.rate_per_second, config.limits.rate_burst)
         self.views = ViewCache()
         self.metrics = Metrics()
+        db.observe = lambda kind, s: self.metrics.db_latency.labels(kind).observe(s)
         self.marker = DeliveryMarker(db, self.clock)
         self._keys: dict[str, SigningPublicKey] = {}
         self._directory: tuple[int, str] | None = None
@@ -131,6 +134,16 @@ class Exchange:
         doc = await dir_store.load_all(conn)
         doc["exchange_id"] = self.config.exchange_id
         return doc
+
+    @contextlib.asynccontextmanager
+    async def directory_write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction for one directory change. It takes the log's append lock
+        first, so that changes are serialised on every backend: on PostgreSQL two
+        concurrent changes would otherwise read the same version, the same active
+        encryption key or the same missing membership (PROTOCOL §1, §7)."""
+        async with self.db.write() as conn:
+            await audit_store.lock_log(conn)
+            yield conn
 
     async def record_directory_change(
         self, conn: AsyncConnection, op: str, subject: dict[str, Any]
