@@ -74,6 +74,7 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
         ],
     )
     app[EXCHANGE] = ex
+    ex.db.observe = lambda kind, seconds: ex.metrics.db_latency.labels(kind).observe(seconds)
     app[SOCKETS] = set()
     for module_routes in (
         routes_directory.routes,

@@ -83,6 +83,7 @@ async def metrics(request: web.Request) -> web.Response:
 
     ex = request.app[EXCHANGE]
     ex.metrics.websockets.set(ex.hub.connections)
+    ex.metrics.pending.set(await delivery.pending_deliveries(ex))
     return web.Response(
         body=generate_latest(ex.metrics.registry),
         headers={"Content-Type": CONTENT_TYPE_LATEST},

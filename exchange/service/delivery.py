@@ -23,6 +23,7 @@ __all__ = [
     "get_bulletin",
     "inbox",
     "ledger",
+    "pending_deliveries",
 ]
 
 ACK_STATUSES = ("received", "read", "actioned")
@@ -161,6 +162,11 @@ async def ledger(ex: Exchange, caller: Caller, bid: str) -> dict[str, Any]:
         "accepted_at": iso_ms(b.accepted_at),
         "recipients": recipients,
     }
+
+
+async def pending_deliveries(ex: Exchange) -> int:
+    async with ex.db.read() as conn:
+        return await bstore.pending_count(conn)
 
 
 async def escalate(ex: Exchange) -> int:

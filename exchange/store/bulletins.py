@@ -25,6 +25,7 @@ __all__ = [
     "insert_bulletin",
     "mark_delivered",
     "overdue",
+    "pending_count",
     "set_escalated",
     "set_receipt",
 ]
@@ -196,6 +197,16 @@ async def last_seq(conn: AsyncConnection, party: str, after: int) -> int | None:
         await conn.execute(select(func.max(d.c.seq)).where(d.c.party == party, d.c.seq > after))
     ).scalar()
     return int(v) if v is not None else None
+
+
+async def pending_count(conn: AsyncConnection) -> int:
+    """Deliveries not yet pushed or fetched (a gauge for operators)."""
+    from sqlalchemy import func
+
+    d = s.deliveries
+    return int(
+        (await conn.execute(select(func.count()).where(d.c.delivered_at.is_(None)))).scalar() or 0
+    )
 
 
 async def mark_delivered(conn: AsyncConnection, marks: dict[str, list[int]], now: int) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -49,6 +50,8 @@ class Database:
             kwargs = {"echo": echo, "poolclass": NullPool}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         self._write_lock = asyncio.Lock()
+        #: called with ("read" | "write", seconds) after each transaction (metrics)
+        self.observe: Callable[[str, float], None] | None = None
         if self.is_sqlite:
             self._install_sqlite_hooks()
 
@@ -71,9 +74,14 @@ class Database:
             mode = conn.info.pop("begin_mode", "")
             conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
+    def _timed(self, kind: str, start: float) -> None:
+        if self.observe is not None:
+            self.observe(kind, time.perf_counter() - start)
+
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read transaction (a consistent snapshot on both backends)."""
+        start = time.perf_counter()
         try:
             async with self.engine.connect() as conn, conn.begin():
                 yield conn
@@ -83,10 +91,13 @@ class Database:
             raise StorageError("database error") from exc
         except (OSError, SQLAlchemyError) as exc:
             raise StorageError("database unreachable") from exc
+        finally:
+            self._timed("read", start)
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction: committed when the block exits cleanly, else rolled back."""
+        start = time.perf_counter()
         try:
             if self.is_sqlite:
                 async with self._write_lock, self.engine.connect() as conn:
@@ -102,6 +113,8 @@ class Database:
             raise StorageError("database error") from exc
         except (OSError, SQLAlchemyError) as exc:
             raise StorageError("database unreachable") from exc
+        finally:
+            self._timed("write", start)
 
     async def ping(self) -> bool:
         try:

@@ -35,3 +35,25 @@ async def test_request_log_lines_and_metrics(harness: Harness, caplog) -> None:
     assert denied["status"] == 401 and denied["client"] == "-"
     assert all(token not in json.dumps(ln) for ln in lines)
     assert 'exchange_requests_total{route="/v1/directory",status="200"}' in text
+
+
+async def test_metrics_cover_deliveries_and_database(harness: Harness) -> None:
+    import time
+
+    from exchange.bulletin.validate import new_bulletin
+
+    m = await harness.cac(observer=False)
+    b = new_bulletin(
+        iss="KZ",
+        type="advisory",
+        title="t",
+        body={"summary": "s"},
+        now=int(time.time()),
+        groups=["cac-avsec"],
+    )
+    await m["KZ"].client.post(b)
+    async with aiohttp.ClientSession() as s, s.get(harness.url + "/metrics") as r:
+        text = await r.text()
+    assert "exchange_bulletins_accepted_total 1.0" in text
+    assert "exchange_deliveries_pending 5.0" in text
+    assert 'exchange_db_seconds_count{kind="write"}' in text
