@@ -14,6 +14,7 @@ from exchange.errors import InputError
 __all__ = [
     "CLIENT_ID",
     "GROUP_ID",
+    "KID",
     "PARTY_ID",
     "check_id",
     "json_body",
@@ -24,6 +25,8 @@ __all__ = [
 ]
 
 PARTY_ID = vocab.PARTY_ID_RE
+#: a key id is a base64url thumbprint (PROTOCOL §2)
+KID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 GROUP_ID = vocab.GROUP_ID_RE
 CLIENT_ID = vocab.CLIENT_ID_RE
 
@@ -32,29 +35,57 @@ def _shape(pattern: re.Pattern[str]) -> str:
     return pattern.pattern.strip("^").removesuffix("\\Z")
 
 
-def _depth(obj: Any, limit: int) -> None:
+def _check_tree(obj: Any, limit: int) -> None:
+    """Depth within ``limit``, and every string (member names too) valid Unicode: a lone
+    surrogate from a ``\\ud800`` escape cannot be stored, logged or signed."""
     stack: list[tuple[Any, int]] = [(obj, 1)]
     while stack:
         o, d = stack.pop()
         if d > limit:
             raise InputError(f"JSON nested deeper than {limit} levels")
         if isinstance(o, dict):
+            stack.extend((k, d) for k in o)
             stack.extend((v, d + 1) for v in o.values())
         elif isinstance(o, list):
             stack.extend((v, d + 1) for v in o)
+        elif isinstance(o, str):
+            try:
+                o.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InputError("request body holds a lone surrogate") from None
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate member name")
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# RFC 8259 §4: names SHOULD be unique; a body read two ways by two parsers (a proxy, an
+# audit tool) is refused. NaN and Infinity are not JSON at all.
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+
+#: C0 and C1 control characters (with DEL): never part of a name or an identifier, and
+#: an ESC in a party name would reach every operator's terminal
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def json_body(body: bytes, *, max_depth: int = 32) -> dict[str, Any]:
     """A JSON object body, or a 400 that says why not."""
     try:
-        obj = json.loads(body.decode("utf-8"))
+        obj = _DECODER.decode(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise InputError("request body is not UTF-8") from exc
     except (ValueError, RecursionError) as exc:
         raise InputError("request body is not valid JSON") from exc
     if not isinstance(obj, dict):
         raise InputError("request body must be a JSON object")
-    _depth(obj, max_depth)
+    _check_tree(obj, max_depth)
     return obj
 
 
@@ -71,6 +102,8 @@ def req_str(
         raise InputError(f"'{name}' must be a non-empty string")
     if len(v) > max_len:
         raise InputError(f"'{name}' is longer than {max_len} characters")
+    if _CONTROL.search(v):
+        raise InputError(f"'{name}' must not hold control characters")
     if pattern is not None and not pattern.fullmatch(v):
         raise InputError(f"'{name}' is not a valid identifier ({_shape(pattern)})")
     if choices is not None and v not in choices:
