@@ -8,6 +8,7 @@ from exchange.api.keys import EXCHANGE, authenticate
 from exchange.api.parse import (
     CLIENT_ID,
     GROUP_ID,
+    KID,
     PARTY_ID,
     check_id,
     json_body,
@@ -16,7 +17,6 @@ from exchange.api.parse import (
     str_list,
 )
 from exchange.bulletin.vocab import PRIORITIES, TYPES
-from exchange.errors import InputError
 from exchange.service import admin
 
 __all__ = ["routes"]
@@ -70,9 +70,7 @@ async def add_enc_key(request: web.Request) -> web.Response:
 @routes.post("/v1/admin/keys/{kid}/revoke")
 async def revoke_key(request: web.Request) -> web.Response:
     caller, _ = await authenticate(request)
-    kid = request.match_info["kid"]
-    if not 0 < len(kid) <= 64:
-        raise InputError("kid must be 1 to 64 characters")
+    kid = check_id(request.match_info["kid"], KID, "kid")
     v = await admin.revoke_key(request.app[EXCHANGE], caller, kid=kid)
     return web.json_response({"kid": kid, "status": "revoked", "version": v})
 
