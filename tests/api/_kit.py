@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import os
 import time
@@ -179,7 +180,10 @@ class Wire:
             h["Authorization"] = f"Bearer {bearer}"
         h.update(headers or {})
         url = URL(self.base_url + path, encoded=True)
-        async with self.session.request(method, url, data=body, headers=h) as r:
+        data: bytes | io.BytesIO | None = body
+        if body is not None and len(body) > 1024 * 1024:
+            data = io.BytesIO(body)  # aiohttp warns on large raw bytes
+        async with self.session.request(method, url, data=data, headers=h) as r:
             raw = await r.read()
             try:
                 data = json.loads(raw) if raw else None
