@@ -9,17 +9,24 @@ import io
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 from yarl import URL
 
+from exchange.config import Limits
 from exchange.crypto._b64 import b64u_encode
 from exchange.crypto.keys import Ed25519Signer
 
 PROBLEM_MEMBERS = ("type", "title", "status", "detail")
+
+#: high enough that no table of requests from one client trips the rate limit
+GENEROUS = Limits(rate_per_second=100_000.0, rate_burst=100_000)
+
+#: ``make_harness(limits=Limits(...))`` -> (harness, wire, admin)
+HarnessFactory = Callable[..., Awaitable[tuple[Any, "Wire", "Caller"]]]
 DROP = object()  # a claim or header value that means "leave this member out"
 
 

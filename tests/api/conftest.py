@@ -11,23 +11,19 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from api._kit import Caller, Wire, World
+from api._kit import GENEROUS, Caller, HarnessFactory, Wire, World
 from support import Harness, start_harness
 
-from exchange.config import Limits
 from exchange.crypto.keys import Ed25519Signer
 
 PG_URL = os.environ.get("EXCHANGE_TEST_PG_URL")
 BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
-
-#: high enough that no table of requests from one client trips the rate limit
-GENEROUS = Limits(rate_per_second=100_000.0, rate_burst=100_000)
 
 
 async def _pg_create() -> tuple[str, str]:
@@ -81,9 +77,6 @@ async def world(
         await h.close()
         if pg_name is not None:
             await _pg_drop(pg_name)
-
-
-HarnessFactory = Callable[..., Awaitable[tuple[Harness, Wire, Caller]]]
 
 
 @pytest.fixture
