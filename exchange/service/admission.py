@@ -6,11 +6,13 @@ leaf then happen in one write transaction: a bulletin is accepted whole or not a
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
 from exchange.audit.canonical import canonical_json
+from exchange.bulletin.validate import validate_metadata
 from exchange.crypto import jws
 from exchange.crypto._b64 import b64u_encode
 from exchange.crypto.envelope import EnvelopeInfo, verify_envelope
@@ -34,10 +36,19 @@ from exchange.store import directory as dir_store
 __all__ = ["admit"]
 
 
+_KID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+#: kid -> key. A kid is its key's RFC 7638 thumbprint, so an entry is never stale; who
+#: holds the key, its roles and its status are read afresh on every post.
+_KEYS: dict[str, SigningPublicKey] = {}
+_KEYS_MAX = 4096
+
+
 async def _sender_key(
     ex: Exchange, envelope: bytes, caller: Caller
 ) -> tuple[str, SigningPublicKey]:
-    """The outer JWS's kid must be an active poster client of the caller's party."""
+    """PROTOCOL §5: the outer JWS's kid must be an active poster client of ``iss``'s
+    party (the caller's; ``iss`` is compared after the signature is checked)."""
     try:
         header = jws.peek_header(envelope, max_header=ex.limits.max_header)
     except ExchangeError:
@@ -45,8 +56,12 @@ async def _sender_key(
     except Exception as exc:  # pragma: no cover - peek_header raises library errors only
         raise MalformedEnvelope("envelope is not a compact JWS") from exc
     kid = header.get("kid")
-    if not isinstance(kid, str) or not 0 < len(kid) <= 64:
+    if not isinstance(kid, str) or not _KID.fullmatch(kid):
         raise MalformedEnvelope("envelope header has no usable kid")
+    if kid == caller.kid and kid in _KEYS:
+        # The usual case: signed by the posting client itself, whose key, status and
+        # roles the request's authentication has just read (and require("poster") checked).
+        return caller.client_id, _KEYS[kid]
     async with ex.db.read() as conn:
         client = await dir_store.client_by_kid(conn, kid)
     if client is None or client.status != "active":
@@ -55,7 +70,11 @@ async def _sender_key(
         raise Forbidden("the envelope's signing key is not a poster's")
     if client.party != caller.party:
         raise Forbidden("an envelope must be signed by a client of the posting party")
-    return client.id, parse_signing_jwk(client.jwk)
+    key = parse_signing_jwk(client.jwk)
+    if len(_KEYS) >= _KEYS_MAX:
+        _KEYS.clear()
+    _KEYS[key.kid] = key
+    return client.id, key
 
 
 def _check_times(ex: Exchange, meta: dict[str, Any]) -> None:
@@ -85,70 +104,89 @@ async def admit(ex: Exchange, caller: Caller, envelope: bytes) -> tuple[bool, st
         max_size=ex.limits.max_body,
         max_recipients=ex.limits.max_recipients,
     )
-    meta = info.metadata
+    # PROTOCOL §4: the server cannot read the body, but every routing field it stores,
+    # routes, filters and escalates on must be in the vocabulary (a UUID bid, a known
+    # type, priority and tlp), or one sender could poison its recipients' streams.
+    meta = validate_metadata(info.metadata)
     if meta["iss"] != caller.party:
         raise Forbidden("iss must be the posting party")
     digest = b64u_encode(info.sha256)
-    async with ex.db.read() as conn:
-        existing = await bstore.by_bid(conn, meta["bid"])
-    if existing is not None:
-        return _repost(existing, digest)
-    _check_times(ex, meta)
+    _check_times(ex, meta)  # a re-post passed these when it was first accepted
     text = envelope.decode("ascii")
-    now = ex.clock.ms()
     try:
         async with ex.db.write() as conn:
             await audit_store.lock_log(conn)  # seq order == commit order (ADR 0005)
-            state = await ex.views.get(conn)
-            recipients = sorted(route(meta, meta["iss"], state.view))
-            _check_kids(info, recipients, state.active_kid)
-            await _check_supersedes(conn, meta)
-            deadline = ex.config.ack_deadlines.get(meta["priority"])
-            seq = await bstore.insert_bulletin(
-                conn,
-                meta=meta,
-                client_id=client_id,
-                kid=info.kid,
-                envelope=text,
-                envelope_sha256=digest,
-                recipients=recipients,
-                accepted_at=now,
-                deadline=None if deadline is None else now + deadline * 1000,
-            )
-            leaf = {
-                "kind": "bulletin",
-                "bid": meta["bid"],
-                "seq": seq,
-                "iss": meta["iss"],
-                "client": client_id,
-                "recipients": recipients,
-                "envelope_sha256": digest,
-                "accepted_at": now,
-            }
-            log_index = await audit_store.append(conn, leaf, now)
-            receipt = _receipt(
-                ex,
-                {
-                    "bid": meta["bid"],
-                    "seq": seq,
-                    "iss": meta["iss"],
-                    "recipients": recipients,
-                    "envelope_sha256": digest,
-                    "accepted_at": iso_ms(now),
-                    "log_index": log_index,
-                },
-            )
-            await bstore.set_receipt(conn, seq, log_index, receipt)
+            # Under the log lock a concurrent post of the same bid has either committed
+            # (and is seen here) or waits for us: PROTOCOL §5, a used bid is answered here.
+            existing = await bstore.by_bid(conn, meta["bid"])
+            if existing is None:
+                receipt, recipients = await _insert(ex, conn, meta, client_id, info, text, digest)
     except IntegrityError:
-        # A concurrent post of the same bid won the race: answer as for a re-post.
+        # Not expected under the lock; answer as for a re-post if the bid was the cause.
         async with ex.db.read() as conn:
             existing = await bstore.by_bid(conn, meta["bid"])
         if existing is None:
             raise
+    if existing is not None:
         return _repost(existing, digest)
     ex.hub.wake(recipients)
     ex.metrics.accepted.inc()
     return True, receipt
+
+
+async def _insert(
+    ex: Exchange,
+    conn: Any,
+    meta: dict[str, Any],
+    client_id: str,
+    info: EnvelopeInfo,
+    text: str,
+    digest: str,
+) -> tuple[str, list[str]]:
+    """Route, check the kids, store the bulletin with its deliveries and its log entry;
+    in the caller's write transaction. Returns the receipt and the recipients."""
+    state = await ex.views.get(conn)
+    recipients = sorted(route(meta, meta["iss"], state.view))
+    _check_kids(info, recipients, state.active_kid)
+    await _check_supersedes(conn, meta)
+    now = ex.clock.ms()  # under the log lock: accepted_at grows with seq
+    deadline = ex.config.ack_deadlines.get(meta["priority"])
+    seq = await bstore.insert_bulletin(
+        conn,
+        meta=meta,
+        client_id=client_id,
+        kid=info.kid,
+        envelope=text,
+        envelope_sha256=digest,
+        recipients=recipients,
+        accepted_at=now,
+        deadline=None if deadline is None else now + deadline * 1000,
+    )
+    leaf = {
+        "kind": "bulletin",
+        "bid": meta["bid"],
+        "seq": seq,
+        "iss": meta["iss"],
+        "client": client_id,
+        "recipients": recipients,
+        "envelope_sha256": digest,
+        "accepted_at": now,
+    }
+    log_index = await audit_store.append(conn, leaf, now)
+    receipt = _receipt(
+        ex,
+        {
+            "bid": meta["bid"],
+            "seq": seq,
+            "iss": meta["iss"],
+            "recipients": recipients,
+            "envelope_sha256": digest,
+            "accepted_at": iso_ms(now),
+            "log_index": log_index,
+        },
+    )
+    await bstore.set_receipt(conn, seq, log_index, receipt)
+    return receipt, recipients
 
 
 def _repost(existing: bstore.StoredBulletin, digest: str) -> tuple[bool, str]:
