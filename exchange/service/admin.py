@@ -61,6 +61,10 @@ async def add_client(
     caller.require("admin")
     if id.split("/", 1)[0] != party:
         raise InputError(f"client id {id} must start with its party '{party}/'")
+    if "admin" in roles and party != caller.party:
+        # PROTOCOL §1: admin is for the exchange operator only. Admins exist only in the
+        # operator's party (bootstrap, then this rule), so that party is the caller's.
+        raise InputError("the admin role is only for clients of the exchange operator")
     key = parse_signing_jwk(jwk)
     async with ex.directory_write() as conn:
         await dir_store.add_client(
