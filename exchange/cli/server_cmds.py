@@ -1,0 +1,207 @@
+"""``exchange init``, ``serve``, ``keygen`` and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+import aiohttp
+
+from exchange.bulletin.vocab import CLIENT_ID_RE
+from exchange.cli._common import (
+    add_server_options,
+    keys_dir,
+    redact_url,
+    server_config,
+)
+from exchange.crypto.keys import Ed25519Signer, EncryptionPrivateKey, parse_signing_jwk
+from exchange.errors import InputError, StorageError
+from exchange.keyfiles import Profile, profile_dir, read_profile, write_profile, write_secret_json
+
+__all__ = ["add_parsers"]
+
+
+def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
+    p = sub.add_parser(
+        "init",
+        help="create the database schema, the server key and the operator's admin profile",
+        description="Create the database schema, the server's signing key and the "
+        "operator's first admin profile (keys/OPERATOR/admin). Run once per exchange.",
+    )
+    add_server_options(p)
+    p.add_argument("--operator-party", default="OPERATOR", metavar="ID")
+    p.add_argument("--operator-name", default="Exchange operator", metavar="NAME")
+    p.add_argument("--admin-name", default="admin", metavar="NAME")
+    p.add_argument("--url", help="the server URL to write into the admin profile")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser(
+        "serve",
+        help="run the exchange server until Ctrl-C",
+        description="Serve the exchange. Logs are JSON lines on stderr. Stops cleanly on "
+        "SIGINT or SIGTERM.",
+    )
+    add_server_options(p)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "keygen",
+        help="create a client's keys and profile folder (keys/PARTY/name)",
+        description="Create a client's signing key, its party's encryption key and "
+        "profile.json in keys/PARTY/name/. Private keys are written with mode 0600 and "
+        "never printed; the public keys are printed for the operator to register.",
+    )
+    p.add_argument("client_id", metavar="CLIENT_ID", help="PARTY/name, e.g. KZ/ops")
+    p.add_argument("--keys", metavar="DIR", help="keys folder (env EXCHANGE_KEYS_DIR; ./keys)")
+    p.add_argument(
+        "--server-url", metavar="URL", help="the exchange (env EXCHANGE_URL; from host/port)"
+    )
+    p.add_argument("--exchange-id", metavar="ID", help="exchange id (env EXCHANGE_ID)")
+    p.add_argument(
+        "--server-kid",
+        metavar="KID",
+        help="pin this server key id (needed when the server cannot be reached)",
+    )
+    enc = p.add_mutually_exclusive_group()
+    enc.add_argument(
+        "--no-encryption", action="store_true", help="no encryption key (a feed that only posts)"
+    )
+    enc.add_argument(
+        "--classical", action="store_true", help="an X25519 key instead of the hybrid PQ key"
+    )
+    p.set_defaults(func=cmd_keygen)
+
+    p = sub.add_parser(
+        "demo",
+        help="run a throwaway exchange on loopback and show a bulletin end to end",
+        description="Start a temporary exchange on 127.0.0.1, enrol the six CAC States and "
+        "ICAO, post a threat assessment and show every member receive, verify and "
+        "acknowledge it. Nothing is kept.",
+    )
+    p.set_defaults(func=cmd_demo)
+
+
+async def cmd_init(args: argparse.Namespace) -> int:
+    from exchange.server import init
+
+    cfg = server_config(args)
+    folder = await init(
+        cfg,
+        operator_party=args.operator_party,
+        operator_name=args.operator_name,
+        admin_name=args.admin_name,
+        server_url=args.url,
+    )
+    profile = read_profile(folder)
+    print(f"Initialised exchange '{cfg.exchange_id}'")
+    print(f"  database       {redact_url(cfg.db_url)}")
+    print(f"  server key     {cfg.server_key_path} (kid {profile.server_kid})")
+    print(f"  admin profile  {folder} (client {profile.client_id}, {profile.server_url})")
+    print()
+    print("Next steps:")
+    print("  exchange serve")
+    print(f"  exchange keygen KZ/ops --server-url {profile.server_url}")
+    print("  exchange admin party add KZ 'Civil Aviation Committee of Kazakhstan'")
+    print(f"  exchange admin client add KZ/ops --roles poster,reader --key {cfg.keys_dir}/KZ/ops")
+    print(f"  exchange admin enc-key add KZ --key {cfg.keys_dir}/KZ/ops")
+    if folder != keys_dir() / "OPERATOR" / "admin":
+        print(f"(admin commands: pass --profile {folder} or set EXCHANGE_PROFILE)")
+    return 0
+
+
+async def cmd_serve(args: argparse.Namespace) -> int:
+    from exchange.server import open_exchange, serve
+
+    cfg = server_config(args)
+    # Check the database and the server key before serve() turns on the JSON logs, so
+    # that "not initialised" or "schema out of date" is one plain line.
+    ex = await open_exchange(cfg)
+    await ex.db.close()
+    await serve(cfg)
+    return 0
+
+
+async def _fetch_server_kid(url: str) -> str:
+    timeout = aiohttp.ClientTimeout(total=10)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as s,
+            s.get(url.rstrip("/") + "/v1/server-key") as r,
+        ):
+            if r.status != 200:
+                raise StorageError(f"{url}/v1/server-key answered HTTP {r.status}")
+            jwk = await r.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise StorageError(
+            f"cannot fetch the server key from {url} ({reason}); start the server, "
+            "or pass --server-kid KID (the kid 'exchange init' printed)"
+        ) from exc
+    return parse_signing_jwk(jwk).kid
+
+
+async def cmd_keygen(args: argparse.Namespace) -> int:
+    client_id: str = args.client_id
+    if not CLIENT_ID_RE.match(client_id):
+        raise InputError(
+            f"client id {client_id!r} must be PARTY/name, e.g. KZ/ops (party in capitals, "
+            "name in lower case)"
+        )
+    party = client_id.split("/", 1)[0]
+    env = os.environ
+    local = f"http://{env.get('EXCHANGE_HOST', '127.0.0.1')}:{env.get('EXCHANGE_PORT', '8080')}"
+    url = (args.server_url or env.get("EXCHANGE_URL") or local).rstrip("/")
+    exchange_id = args.exchange_id or env.get("EXCHANGE_ID") or "avsec-exchange"
+    folder = profile_dir(keys_dir(args.keys), client_id)
+    for name in ("signing.jwk", "encryption.jwk", "profile.json"):
+        if (folder / name).exists():
+            raise InputError(f"{folder / name} already exists; refusing to overwrite a key")
+
+    server_kid = args.server_kid
+    try:
+        fetched = await _fetch_server_kid(url)
+    except StorageError:
+        if not server_kid:
+            raise
+    else:
+        if server_kid and server_kid != fetched:
+            raise InputError(f"the server at {url} has key {fetched}, not --server-kid")
+        server_kid = fetched
+
+    signer = Ed25519Signer.generate()
+    enc = None
+    if not args.no_encryption:
+        enc = EncryptionPrivateKey.generate("x25519" if args.classical else "hybrid")
+    write_secret_json(folder / "signing.jwk", signer.to_private_jwk())
+    if enc is not None:
+        write_secret_json(folder / "encryption.jwk", enc.to_private_jwk())
+    write_profile(folder, Profile(client_id, party, url, exchange_id, server_kid))
+
+    print(f"Created profile {folder} for client {client_id}")
+    print(f"  server     {url} (exchange {exchange_id}, pinned server key {server_kid})")
+    print(f"  signing    {folder / 'signing.jwk'} (private, mode 0600), kid {signer.kid}")
+    if enc is not None:
+        print(
+            f"  encryption {folder / 'encryption.jwk'} (private, mode 0600), {enc.alg}, "
+            f"kid {enc.kid}"
+        )
+    print()
+    print("Public signing JWK (register with 'exchange admin client add'):")
+    print(json.dumps(signer.public.to_jwk(), sort_keys=True))
+    if enc is not None:
+        print("Public encryption JWK (register with 'exchange admin enc-key add'):")
+        print(json.dumps(enc.public.to_jwk(), sort_keys=True))
+    print()
+    print("The operator registers it with:")
+    print(f"  exchange admin client add {client_id} --roles poster,reader --key {folder}")
+    if enc is not None:
+        print(f"  exchange admin enc-key add {party} --key {folder}")
+    return 0
+
+
+async def cmd_demo(args: argparse.Namespace) -> int:
+    from exchange.demo import run_demo
+
+    return await run_demo()

@@ -1,0 +1,148 @@
+"""Fixtures for the command-line tests: run ``exchange`` in-process (``main(argv)``) or as
+a subprocess, and a real ``exchange serve`` on a free loopback port in a fresh folder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from exchange.cli.main import main
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+
+
+@dataclass
+class Result:
+    rc: int
+    out: str
+    err: str
+
+    def ok(self) -> Result:
+        assert self.rc == 0, (self.rc, self.out, self.err)
+        return self
+
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No EXCHANGE_* setting of the developer's shell leaks in; run in a fresh folder."""
+    for name in list(os.environ):
+        if name.startswith("EXCHANGE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Run:
+    """``cli("inbox", "--profile", p)``: run the CLI in-process; argparse exits too."""
+
+    def run(*argv: str) -> Result:
+        capsys.readouterr()
+        try:
+            rc = main(list(argv))
+        except SystemExit as exc:  # argparse: --help, --version, usage errors
+            rc = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return Result(rc, out, err)
+
+    return run
+
+
+def run_process(*argv: str, timeout: float = 30, **kw: object) -> Result:
+    """``python -m exchange.cli.main ARGV`` in the current folder."""
+    p = subprocess.run(
+        [sys.executable, "-m", "exchange.cli.main", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        **kw,  # type: ignore[call-overload]
+    )
+    return Result(p.returncode, p.stdout, p.stderr)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[str], log: Path, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited {proc.returncode}: {log.read_text()}")
+        try:
+            with urllib.request.urlopen(url + "/v1/health", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"serve did not come up: {log.read_text()}")
+
+
+@dataclass
+class Served:
+    folder: Path
+    url: str
+    port: int
+    log: Path
+
+
+@pytest.fixture
+def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Run) -> Iterator[Served]:
+    """``exchange init`` then ``exchange serve`` (a subprocess) in ``tmp_path``; the
+    environment points later commands at it. Stopped with SIGINT, which must exit 0."""
+    port = free_port()
+    monkeypatch.setenv("EXCHANGE_PORT", str(port))
+    init = cli("init").ok()
+    assert "keys/OPERATOR/admin" in init.out
+    log = tmp_path / "serve.log"
+    with log.open("w") as f:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "exchange.cli.main", "serve"],
+            cwd=tmp_path,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc, log)
+        yield Served(tmp_path, url, port, log)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            rc = proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise
+    assert rc == 0, log.read_text()
+    text = log.read_text()
+    assert f"listening on {url}" in text
+    assert "Traceback" not in text, text
+
+
+@pytest.fixture
+def proc() -> Callable[..., Result]:
+    """Run ``exchange`` as a subprocess (a real process: exit status, no traceback)."""
+    return run_process
+
+
+@pytest.fixture
+def examples() -> Path:
+    return EXAMPLES
