@@ -28,9 +28,12 @@ from exchange.crypto.keys import (
     parse_signing_jwk,
 )
 from exchange.errors import (
+    AuthError,
     BadSignature,
     ExchangeError,
+    Forbidden,
     InputError,
+    NotFound,
     RecipientMismatch,
     StorageError,
 )
@@ -38,6 +41,14 @@ from exchange.keyfiles import Profile, read_json, read_profile
 from exchange.routing import audience, recipients
 
 __all__ = ["ExchangeClient", "Receipt"]
+
+#: a refused stream handshake that retrying cannot fix (429 and 5xx are retried)
+_HANDSHAKE_REFUSALS: dict[int, type[ExchangeError]] = {
+    400: InputError,
+    401: AuthError,
+    403: Forbidden,
+    404: NotFound,
+}
 
 
 @dataclass(frozen=True)
@@ -263,9 +274,7 @@ class ExchangeClient:
         )
         # The server checks this at admission; a recipient does not rely on it (§3, §5).
         sender = d.client_of.get(opened.sender_kid, {})
-        if sender.get("party") != opened.bulletin["iss"] or "poster" not in sender.get(
-            "roles", ()
-        ):
+        if sender.get("party") != opened.bulletin["iss"] or "poster" not in sender.get("roles", ()):
             raise BadSignature("the signing key is not a poster of the bulletin's iss")
         return opened
 
@@ -324,12 +333,19 @@ class ExchangeClient:
                         data = json.loads(msg.data)
                         if data.get("kind") == "bulletin":
                             cursor = max(cursor, int(data["seq"]))
-                        elif data.get("kind") == "heartbeat" and not heartbeats:
-                            continue
+                        elif data.get("kind") == "heartbeat":
+                            # everything up to the server's cursor was pushed, or filtered
+                            # out by this very stream's filters: resume after it
+                            if isinstance(data.get("cursor"), int):
+                                cursor = max(cursor, data["cursor"])
+                            if not heartbeats:
+                                continue
                         yield data
             except aiohttp.WSServerHandshakeError as exc:
-                if exc.status in (400, 401, 403, 404):
-                    raise error_from_problem(exc.status, {}) from exc
+                # The handshake's problem+json body is not readable here: map by status.
+                refused = _HANDSHAKE_REFUSALS.get(exc.status)
+                if refused is not None:
+                    raise refused(f"the stream was refused: HTTP {exc.status}") from exc
             except (aiohttp.ClientError, OSError, TimeoutError):
                 pass
             if not reconnect:
