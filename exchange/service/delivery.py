@@ -9,7 +9,7 @@ from typing import Any
 from exchange.crypto import jws
 from exchange.crypto._b64 import b64u_encode
 from exchange.crypto.keys import parse_signing_jwk
-from exchange.errors import AuthError, Forbidden, InputError, NotFound
+from exchange.errors import AuthError, Forbidden, InputError, NotFound, StorageError
 from exchange.service.clock import iso_ms
 from exchange.service.core import Caller, Exchange
 from exchange.store import audit as audit_store
@@ -93,10 +93,13 @@ async def ack(ex: Exchange, caller: Caller, bid: str, body: bytes) -> tuple[bool
     ):
         raise InputError("iat must be an integer time not in the future")
     text = body.decode("ascii")
-    now = ex.clock.ms()
     async with ex.db.write() as conn:
+        # Under the log lock, so that of two concurrent acks of one status the second
+        # sees the first: one record, one log entry (PROTOCOL §7 idempotent, §8).
+        await audit_store.lock_log(conn)
         existing = await bstore.ack_row(conn, bid, caller.party, status)
         if existing is None:
+            now = ex.clock.ms()
             leaf = {
                 "kind": "ack",
                 "bid": bid,
@@ -109,7 +112,8 @@ async def ack(ex: Exchange, caller: Caller, bid: str, body: bytes) -> tuple[bool
             }
             idx = await audit_store.append(conn, leaf, now)
             row = bstore.AckRow(bid, caller.party, status, caller.client_id, iat, now, text, idx)
-            await bstore.insert_ack(conn, row)
+            if not await bstore.insert_ack(conn, row):
+                raise StorageError("the ack could not be stored; retry")
     if existing is not None:
         return False, _ack_view(existing)
     ex.metrics.acks.labels(status).inc()
@@ -170,12 +174,15 @@ async def pending_deliveries(ex: Exchange) -> int:
 
 
 async def escalate(ex: Exchange) -> int:
-    """Mark overdue deliveries and tell the sender's streams (``escalation`` messages)."""
+    """Mark overdue deliveries and tell the sender's streams (``escalation`` messages).
+    Each overdue delivery is escalated once, also when several nodes run this job."""
     now = ex.clock.ms()
     async with ex.db.write() as conn:
-        rows = await bstore.overdue(conn, now)
-        for r in rows:
-            await bstore.set_escalated(conn, r.party, r.seq, now)
+        rows = [
+            r
+            for r in await bstore.overdue(conn, now)
+            if await bstore.set_escalated(conn, r.party, r.seq, now)
+        ]
     for r in rows:
         ex.hub.notify(
             r.iss,

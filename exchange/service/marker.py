@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from exchange.errors import ExchangeError
@@ -10,6 +11,8 @@ from exchange.store import bulletins as bstore
 from exchange.store.db import Database
 
 __all__ = ["DeliveryMarker"]
+
+log = logging.getLogger("exchange.marker")
 
 
 class DeliveryMarker:
@@ -33,15 +36,22 @@ class DeliveryMarker:
         try:
             async with self.db.write() as conn:
                 await bstore.mark_delivered(conn, marks, self.clock.ms())
-        except ExchangeError:
-            for p, s in marks.items():  # keep them for the next round
+        except BaseException:
+            # Keep them for the next round, also when cancelled mid-write at shutdown
+            # (the final flush then writes them).
+            for p, s in marks.items():
                 self._pending.setdefault(p, set()).update(s)
             raise
 
     async def run(self) -> None:
+        """Flush every ``interval``; a failed round is retried, never ends the task."""
         while True:
             await asyncio.sleep(self.interval)
             try:
                 await self.flush()
-            except ExchangeError:
+            except ExchangeError as exc:
+                log.warning("delivery marks not written: %s", exc.code)
+                await asyncio.sleep(1.0)
+            except Exception:
+                log.exception("delivery marks not written")
                 await asyncio.sleep(1.0)

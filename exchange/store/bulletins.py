@@ -284,6 +284,12 @@ async def overdue(conn: AsyncConnection, now: int, limit: int = 500) -> list[Any
     return list((await conn.execute(q)).all())
 
 
-async def set_escalated(conn: AsyncConnection, party: str, seq: int, now: int) -> None:
+async def set_escalated(conn: AsyncConnection, party: str, seq: int, now: int) -> bool:
+    """Mark one delivery escalated; False when another node (or round) already did."""
     d = s.deliveries
-    await conn.execute(update(d).where(d.c.party == party, d.c.seq == seq).values(escalated_at=now))
+    result = await conn.execute(
+        update(d)
+        .where(d.c.party == party, d.c.seq == seq, d.c.escalated_at.is_(None))
+        .values(escalated_at=now)
+    )
+    return bool(result.rowcount)

@@ -206,3 +206,22 @@ async def test_overdue_recipients_are_escalated_to_the_sender(
     assert all(not r["overdue"] for r in (await kz.status(calm.bid))["recipients"])
     await sender.stop()
     await recipient.stop()
+
+
+async def test_concurrent_acks_make_one_record(harness: Harness) -> None:
+    m = await harness.cac(observer=False)
+    kz, uz = m["KZ"].client, m["UZ"].client
+    receipt = await kz.post(threat("KZ"))
+    size = await tree_size(harness)
+    tokens = [
+        ack_token(uz.signer, {"bid": receipt.bid, "party": "UZ", "status": "read", "iat": i})
+        for i in range(int(time.time()) - 30, int(time.time()))
+    ]
+    answers = await asyncio.gather(*(post_ack(harness, uz, receipt.bid, t) for t in tokens))
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [200] * (len(tokens) - 1) + [201], statuses
+    records = {json.dumps(body, sort_keys=True) for _, body in answers}
+    assert len(records) == 1, "every answer is the one stored record"
+    assert await tree_size(harness) == size + 1, "one log entry per stored ack"
+    (row,) = [r for r in (await kz.status(receipt.bid))["recipients"] if r["party"] == "UZ"]
+    assert len(row["acks"]) == 1 and row["acks"][0]["jws"] == json.loads(records.pop())["jws"]
