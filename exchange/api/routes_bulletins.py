@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from exchange.api.keys import EXCHANGE, authenticate
@@ -20,10 +22,15 @@ class UnsupportedMediaType(InputError):
     title = "Unsupported media type"
 
 
+#: PROTOCOL §4: a bid is a UUID; admission takes the lower-case canonical form only
+_BID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _bid(request: web.Request) -> str:
+    """Checked before any query: PostgreSQL answers an error for a NUL in a text value."""
     bid = request.match_info["bid"]
-    if not 0 < len(bid) <= 64:
-        raise InputError("bid must be 1 to 64 characters")
+    if not _BID.fullmatch(bid):
+        raise InputError("bid must be a UUID in lower-case canonical form")
     return bid
 
 
