@@ -19,7 +19,7 @@ from exchange.client.audit import LogMonitor
 from exchange.client.directory import Directory, parse_directory
 from exchange.crypto import jws, tokens
 from exchange.crypto._b64 import b64u_encode
-from exchange.crypto.envelope import OpenedBulletin, open_envelope, seal
+from exchange.crypto.envelope import OpenedBulletin, open_envelope, seal, verify_envelope
 from exchange.crypto.keys import (
     Ed25519Signer,
     EncryptionPrivateKey,
@@ -33,6 +33,8 @@ from exchange.errors import (
     ExchangeError,
     Forbidden,
     InputError,
+    LogInconsistent,
+    NotARecipient,
     NotFound,
     RecipientMismatch,
     StorageError,
@@ -262,11 +264,52 @@ class ExchangeClient:
         try:
             return await self._open(envelope, key, await self.directory())
         except (ExchangeError, KeyError):
-            # The sender or membership may be newer than our copy of the directory.
-            return await self._open(envelope, key, await self.directory(refresh=True))
+            pass  # the sender or membership may be newer than our copy of the directory
+        d = await self.directory(refresh=True)
+        try:
+            return await self._open(envelope, key, d)
+        except NotARecipient:
+            # The audience is computed on today's directory; a membership or subscription
+            # that changed since admission would lock us out of what we were sent. The
+            # log entry made at admission names who it was routed to (PROTOCOL §8).
+            admitted = await self._admitted_to(envelope, d)
+            if self.party not in admitted:
+                raise
+            return await self._open(envelope, key, d, admitted)
 
-    async def _open(self, envelope: str, key: EncryptionPrivateKey, d: Directory) -> OpenedBulletin:
+    async def _admitted_to(self, envelope: str, d: Directory) -> frozenset[str]:
+        """The recipients the server logged for this very envelope at admission."""
+        info = await asyncio.to_thread(verify_envelope, envelope, d.signing_key)
+        bid = str(info.metadata["bid"])
+        _, data = await self.request("GET", f"/v1/bulletins/{bid}")
+        index = data.get("log_index") if isinstance(data, dict) else None
+        if not isinstance(index, int):
+            raise LogInconsistent("the bulletin names no log entry")
+        if self.log is not None:
+            entry = await self.log.check_included(index)
+        else:
+            entry = json.loads(await LogMonitor(self).entry(index))
+        digest = b64u_encode(info.sha256)
+        if (
+            not isinstance(entry, dict)
+            or entry.get("kind") != "bulletin"
+            or entry.get("bid") != bid
+            or entry.get("envelope_sha256") != digest
+            or not isinstance(entry.get("recipients"), list)
+        ):
+            raise LogInconsistent("the logged entry is not this envelope's admission")
+        return frozenset(str(p) for p in entry["recipients"])
+
+    async def _open(
+        self,
+        envelope: str,
+        key: EncryptionPrivateKey,
+        d: Directory,
+        admitted: frozenset[str] | None = None,
+    ) -> OpenedBulletin:
         def who(meta: Mapping[str, Any]) -> frozenset[str]:
+            if admitted is not None:
+                return admitted
             return audience(meta, str(meta["iss"]), d.view)
 
         opened = await asyncio.to_thread(

@@ -225,6 +225,10 @@ async def test_member_removed_mid_way(harness: Harness) -> None:
     # TJ receives nothing new; its next item is one addressed to it by name
     with pytest.raises(NotFound):
         await m["TJ"].client.get(b["bid"])
+    # what TJ was sent while a member it can still open, though today's directory no
+    # longer puts it in the audience (the SDK falls back to the logged recipients)
+    old = await m["TJ"].client.open(tj_stream.bulletins[0]["envelope"])
+    assert old.bulletin["bid"] == first.bid
     named = await m["UZ"].client.post(threat("UZ", groups=[], to=["TJ"], tlp="red"))
     await tj_stream.until_bid(named.bid)
     assert tj_stream.bids == [first.bid, named.bid]

@@ -102,6 +102,8 @@ async def test_unsubscribing_stops_new_deliveries(harness: Harness) -> None:
     for p in CAC_ALL - CASP:
         items, _ = await m[p].client.inbox()
         assert [i["bid"] for i in items] == [before.bid], p
+        # still readable, though the group no longer subscribes
+        assert (await m[p].client.open(items[0]["envelope"])).bulletin["bid"] == before.bid
     await tm.request("DELETE", f"/v1/groups/casp-avsec/subscriptions/{FEED}")
     with pytest.raises(InputError):  # nobody subscribes any more
         await feed.post(threat(FEED, groups=["@subscribers"]))
