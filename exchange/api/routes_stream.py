@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -50,6 +51,68 @@ def _wanted(item: dict[str, Any], min_priority: str | None, types: frozenset[str
     return meets_min_priority(item["priority"], min_priority)
 
 
+class _Socket:
+    """Writes to one stream's socket, each write bounded by ``SEND_TIMEOUT``.
+
+    A write blocked on a peer that does not read is never cancelled: aiohttp shares one
+    drain waiter among every writer of a socket, and cancelling it would fail the others
+    (the close of a server shutdown, say) with CancelledError. The connection is cut off
+    instead, which releases them all, and which also frees the socket and its send
+    buffer at once (a plain close would wait for the peer to read them)."""
+
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse) -> None:
+        self.request = request
+        self.ws = ws
+        self.loop = asyncio.get_running_loop()
+        self.last_sent = self.loop.time()
+        self.cut = False
+
+    def cut_off(self) -> None:
+        self.cut = True
+        transport = self.request.transport
+        if transport is not None:
+            transport.abort()
+
+    async def _bounded(self, write: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(write)
+        try:
+            await asyncio.wait_for(asyncio.shield(task), SEND_TIMEOUT)
+        except BaseException:
+            if not task.done():
+                self.cut_off()
+                task.add_done_callback(_consume)
+            raise
+
+    async def send(self, msg: dict[str, Any]) -> None:
+        await self._bounded(self.ws.send_str(json.dumps(msg)))
+        self.last_sent = self.loop.time()
+
+    async def close(self, code: int) -> None:
+        if self.cut or self.ws.closed:
+            return
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            await self._bounded(self.ws.close(code=code, message=b"resume from your last cursor"))
+
+    async def settle(self) -> None:
+        """Closed by someone else (the server shutting down): a peer that does not read
+        must not hold that close, and the shutdown, open for ever."""
+        deadline = self.loop.time() + SEND_TIMEOUT
+        while not self.cut:
+            transport = self.request.transport
+            if transport is None or transport.get_write_buffer_size() == 0:
+                return
+            if self.loop.time() > deadline:
+                self.cut_off()
+                return
+            await asyncio.sleep(0.05)
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    """Retrieve the outcome of a write left behind, so that it is not reported."""
+    if not task.cancelled():
+        task.exception()
+
+
 @routes.get("/v1/stream")
 async def stream(request: web.Request) -> web.StreamResponse:
     caller, _ = await authenticate(request)
@@ -61,17 +124,11 @@ async def stream(request: web.Request) -> web.StreamResponse:
         max_msg_size=ex.limits.ws_max_frame, heartbeat=ex.limits.ws_heartbeat
     )
     await ws.prepare(request)
-    loop = asyncio.get_running_loop()
+    sock = _Socket(request, ws)
     request.app[SOCKETS].add(ws)
     sub = ex.hub.subscribe(caller.party)
     # A page bounds what one read holds in memory (items carry whole envelopes).
     page = ex.limits.page_size
-    last_sent = loop.time()
-
-    async def send(msg: dict[str, Any]) -> None:
-        nonlocal last_sent
-        await asyncio.wait_for(ws.send_str(json.dumps(msg)), SEND_TIMEOUT)
-        last_sent = loop.time()
 
     async def push_backlog() -> None:
         """Everything after the cursor, in seq order; the cursor moves past each item
@@ -84,7 +141,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             try:
                 for item in items:
                     if _wanted(item, min_priority, types):
-                        await send({"kind": "bulletin", **item})
+                        await sock.send({"kind": "bulletin", **item})
                         sent.append(item["seq"])
                     cursor = item["seq"]
             finally:
@@ -97,14 +154,15 @@ async def stream(request: web.Request) -> web.StreamResponse:
             sub.wake.clear()
             await push_backlog()
             while sub.notices:
-                await send(sub.notices.popleft())
+                await sock.send(sub.notices.popleft())
             # Wake-ups (every post, and the poll) come more often than heartbeats are
             # due, so a heartbeat goes out when nothing else was sent for that long.
-            idle = max(0.0, last_sent + ex.limits.ws_heartbeat - loop.time())
+            idle = max(0.0, sock.last_sent + ex.limits.ws_heartbeat - sock.loop.time())
             try:
                 await asyncio.wait_for(sub.wake.wait(), idle)
             except TimeoutError:
-                await send({"kind": "heartbeat", "at": iso_ms(ex.clock.ms()), "cursor": cursor})
+                beat = {"kind": "heartbeat", "at": iso_ms(ex.clock.ms()), "cursor": cursor}
+                await sock.send(beat)
 
     async def drain() -> None:
         async for msg in ws:
@@ -113,7 +171,6 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
     pump_task = asyncio.create_task(pump())
     drain_task = asyncio.create_task(drain())
-    aborted = False
     try:
         done, _pending = await asyncio.wait(
             {pump_task, drain_task}, return_when=asyncio.FIRST_COMPLETED
@@ -122,21 +179,14 @@ async def stream(request: web.Request) -> web.StreamResponse:
         if pump_task in done and not pump_task.cancelled():
             exc = pump_task.exception()
         if isinstance(exc, TimeoutError):
-            # Too slow a reader: a close frame would only queue behind what it does not
-            # read, and a closed transport would keep its buffer and socket until it
-            # did. Drop it; it resumes by cursor.
+            # Too slow a reader, already cut off: it resumes by cursor.
             log.info("stream of %s dropped: send timed out", caller.client_id)
-            aborted = True
-            if request.transport is not None:
-                request.transport.abort()
         elif isinstance(exc, ExchangeError):
             log.warning("stream of %s closed: %s", caller.client_id, exc.code)
-            await _close(request, ws, WSCloseCode.TRY_AGAIN_LATER)
-        elif isinstance(exc, ConnectionError):
-            pass  # the peer went away mid-send
-        elif exc is not None:
+            await sock.close(WSCloseCode.TRY_AGAIN_LATER)
+        elif exc is not None and not isinstance(exc, ConnectionError):
             log.error("stream of %s failed", caller.client_id, exc_info=exc)
-            await _close(request, ws, WSCloseCode.INTERNAL_ERROR)
+            await sock.close(WSCloseCode.INTERNAL_ERROR)
     finally:
         ex.hub.unsubscribe(sub)
         request.app[SOCKETS].discard(ws)
@@ -145,20 +195,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
         for t in (pump_task, drain_task):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
-        if not aborted and not ws.closed:
-            await _close(request, ws, WSCloseCode.OK)
+        if ws.closed:
+            await sock.settle()
+        else:
+            await sock.close(WSCloseCode.OK)
     return ws
-
-
-async def _close(request: web.Request, ws: web.WebSocketResponse, code: int) -> None:
-    """Close, bounded in time: a peer that does not read never completes the handshake,
-    and is then cut off rather than left holding a socket and its send buffer."""
-    try:
-        await asyncio.wait_for(
-            ws.close(code=code, message=b"resume from your last cursor"), SEND_TIMEOUT
-        )
-    except TimeoutError:
-        if request.transport is not None:
-            request.transport.abort()
-    except ConnectionError:
-        pass

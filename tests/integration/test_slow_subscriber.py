@@ -89,3 +89,37 @@ async def test_slow_subscriber_does_not_delay_the_others(
     assert [m["bid"] for m in got] + back.bids == everything
     for c in (*streams.values(), back):
         await c.stop()
+
+
+@pytest.mark.parametrize("count", [3, 12])
+async def test_shutdown_is_not_held_by_a_stuck_reader(
+    make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch, count: int
+) -> None:
+    """With a few bulletins everything fits in the buffers and the stream is idle when
+    the server stops; with more, its send is blocked. Either way the stop is prompt."""
+    monkeypatch.setattr(routes_stream, "SEND_TIMEOUT", 1.0)
+    h = await make_harness(limits=FAST)
+    kz = (await h.enrol("KZ")).client
+    ge = (await h.enrol("GE")).client
+    kz.log = None
+    keys = (await kz.directory(refresh=True)).keys_for(["GE"])
+
+    def big(i: int) -> str:
+        b = threat("KZ", groups=[], to=["GE"], tlp="red", title=f"Big {i}")
+        b["body"] = {"summary": "x" * BIG}
+        return seal(b, kz.signer, keys)
+
+    bulk = await asyncio.to_thread(lambda: [big(i) for i in range(count)])
+    async with aiohttp.ClientSession() as session:
+        stuck = await session.ws_connect(
+            h.url + "/v1/stream",
+            params={"after": "0", "access_token": ge.token("GET", "/v1/stream")},
+        )
+        await eventually(lambda: h.server.exchange.hub.connections == 1)
+        for envelope in bulk:
+            await kz.post_envelope(envelope)
+        await asyncio.sleep(0.3)
+        started = time.monotonic()
+        await asyncio.wait_for(h.server.stop(), 10)
+        assert time.monotonic() - started < 5
+        await stuck.close()
