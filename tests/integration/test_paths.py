@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 
-from integration._flows import ack_token, post_raw
+from integration._flows import MakeHarness, ack_token, post_raw, seal_to, threat
 from support import Harness
 
+from exchange.config import Limits
 from exchange.crypto._b64 import b64u_encode
 
 BAD_BIDS = ["%00", "a%00b", "%C3%A9", "x" * 65, "%FF", "%20", "A" * 36]
@@ -53,3 +54,33 @@ async def test_envelope_header_kid_never_reaches_the_database(harness: Harness) 
         envelope = f"{b64u_encode(header.encode())}.e30.{b64u_encode(bytes(64))}"
         status, problem = await post_raw(harness, kz, envelope)
         assert status == 400, (kid, problem)
+
+
+async def test_post_body_limits_and_media_type(make_harness: MakeHarness) -> None:
+    h = await make_harness(limits=Limits(max_body=64 * 1024))
+    m = await h.cac(observer=False)
+    kz = m["KZ"].client
+    b = threat("KZ")
+    b["body"] = {"summary": "x" * 80_000}
+    envelope = await seal_to(kz, b, [p for p in m if p != "KZ"])
+    status, problem = await post_raw(h, kz, envelope)
+    assert status == 413 and problem["type"] == "urn:avsec:error:payload-too-large"
+    small = await seal_to(kz, threat("KZ"), [p for p in m if p != "KZ"])
+    for content_type, body, want in (
+        ("application/json", small.encode(), 415),
+        ("text/plain", small.encode(), 415),
+        ("application/jose", b"", 400),
+        ("application/jose", b"   ", 400),
+    ):
+        status, problem = await h.raw(
+            "POST",
+            "/v1/bulletins",
+            client_id=kz.client_id,
+            signer=kz.signer,
+            body=body or None,
+            content_type=content_type,
+        )
+        assert status == want, (content_type, body[:10], problem)
+    status, _ = await h.raw("PUT", "/v1/bulletins", client_id=kz.client_id, signer=kz.signer)
+    assert status == 405
+    assert (await kz.post_envelope(small)).created
