@@ -38,6 +38,12 @@ class Limits:
     rate_per_second: float = 50.0  # per client, token bucket refill
     rate_burst: int = 200
     max_concurrency: int = 512  # requests in flight per node before 503
+    # Slow clients (slowloris): a connection must deliver a request's headers within
+    # ``header_timeout`` (also the idle keep-alive limit), and its body within
+    # ``body_timeout`` plus one second per ``body_min_rate`` bytes it declares.
+    header_timeout: float = 30.0
+    body_timeout: float = 10.0
+    body_min_rate: int = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,9 @@ class ServerConfig:
     # Fallback wake-up for streams when a cross-node notification is lost. None: off on
     # SQLite (one writer process sees every commit), 2 s on PostgreSQL.
     poll_interval: float | None = None
+    # On SIGTERM: stop accepting, then let requests already received finish for up to
+    # this long before streams are closed (1001) and the database is released.
+    drain_timeout: float = 10.0
 
     @property
     def server_key_path(self) -> Path:

@@ -1,4 +1,8 @@
-"""Starting a node: open the database, check its schema, load the server key, serve."""
+"""Starting a node: open the database, check its schema, load the server key, serve.
+
+The node also owns its connections' lifecycle, which aiohttp leaves open by default:
+a deadline on each request's headers and body (slow clients), and a drain on shutdown
+(stop accepting, let requests already received finish, then close streams with 1001)."""
 
 from __future__ import annotations
 
@@ -6,15 +10,18 @@ import asyncio
 import contextlib
 import logging
 import signal
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from exchange.api.app import create_app
-from exchange.config import ServerConfig
+from exchange.api.problems import problem_response
+from exchange.config import Limits, ServerConfig
 from exchange.crypto.keys import Ed25519Signer
-from exchange.errors import InputError
+from exchange.errors import InputError, Unavailable
 from exchange.keyfiles import (
     Profile,
     profile_dir,
@@ -95,20 +102,91 @@ async def init(
     return folder
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: streams last until the server closes them; they are not requests to drain
+_STREAM = "/v1/stream"
+
+
+class Gate:
+    """The requests a node is serving (streams aside), and its drain on shutdown."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.draining = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def drain(self, seconds: float) -> bool:
+        """Refuse new requests and wait up to ``seconds`` for those in progress.
+        Returns whether every one finished."""
+        self.draining = True
+        try:
+            await asyncio.wait_for(self._idle.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    def middleware(self, limits: Limits) -> Middleware:
+        @web.middleware
+        async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
+            if self.draining:  # a new request on a kept-alive connection
+                resp = problem_response(Unavailable("server shutting down; retry shortly"))
+                resp.force_close()
+                return resp
+            if request.path == _STREAM:
+                return await handler(request)
+            self.active += 1
+            self._idle.clear()
+            try:
+                if request.body_exists:
+                    # aiohttp has no body deadline: a client sending a byte a second
+                    # would hold a handler (and a concurrency slot) for weeks.
+                    declared = min(request.content_length or limits.max_body, limits.max_body)
+                    deadline = limits.body_timeout + declared / limits.body_min_rate
+                    try:
+                        await asyncio.wait_for(request.read(), deadline)
+                    except TimeoutError:
+                        raise web.HTTPRequestTimeout() from None
+                return await handler(request)
+            finally:
+                self.active -= 1
+                if not self.active:
+                    self._idle.set()
+
+        return gate
+
+
 @dataclass
 class RunningServer:
     runner: web.AppRunner
     url: str
     exchange: Exchange
+    gate: Gate = field(default_factory=Gate)
 
     async def stop(self) -> None:
+        """Stop accepting connections, let requests already received finish (up to
+        ``drain_timeout``), then close streams with 1001 and release the database."""
+        for site in list(self.runner.sites):
+            await site.stop()
+        if not await self.gate.drain(self.exchange.config.drain_timeout):
+            log.warning("%d requests still running after the drain timeout", self.gate.active)
         await self.runner.cleanup()
 
 
 async def start(ex: Exchange, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Serve ``ex`` on ``host:port`` (0: a free port) inside the running loop."""
     app = create_app(ex)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
+    gate = Gate()
+    app.middlewares.append(gate.middleware(ex.limits))  # innermost: errors become problems
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=5.0,
+        # bounds the wait for a request's headers, and an idle kept-alive connection
+        keepalive_timeout=ex.limits.header_timeout,
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()
@@ -116,7 +194,7 @@ async def start(ex: Exchange, host: str = "127.0.0.1", port: int = 0) -> Running
     for addr in runner.addresses:  # the port the OS chose when asked for 0
         actual = int(addr[1])
         break
-    return RunningServer(runner, f"http://{host}:{actual}", ex)
+    return RunningServer(runner, f"http://{host}:{actual}", ex, gate)
 
 
 async def serve(config: ServerConfig) -> None:
