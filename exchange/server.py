@@ -140,6 +140,10 @@ class Gate:
             self._idle.clear()
             try:
                 if request.body_exists:
+                    if request.headers.get("Content-Encoding", "identity").lower() != "identity":
+                        # Bodies are JOSE or JSON, never compressed; aiohttp would inflate
+                        # a gzip bomb into memory before any size limit applies.
+                        raise web.HTTPUnsupportedMediaType(text="content codings not accepted")
                     # aiohttp has no body deadline: a client sending a byte a second
                     # would hold a handler (and a concurrency slot) for weeks.
                     declared = min(request.content_length or limits.max_body, limits.max_body)
@@ -186,6 +190,7 @@ async def start(ex: Exchange, host: str = "127.0.0.1", port: int = 0) -> Running
         shutdown_timeout=5.0,
         # bounds the wait for a request's headers, and an idle kept-alive connection
         keepalive_timeout=ex.limits.header_timeout,
+        auto_decompress=False,  # see the gate: compressed bodies are refused, not inflated
     )
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
