@@ -76,11 +76,11 @@ async def test_thousand_bulletins_resume_by_cursor(make_harness: MakeHarness) ->
     async def dropper() -> None:
         nonlocal drops
         while True:
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.5)
             drops += await drop_streams(h)
 
     drop_task = asyncio.create_task(dropper())
-    receipts = await post_all(kz, bulk, in_flight=6)
+    receipts = await post_all(kz, bulk, in_flight=4)
     expected = [r.bid for r in sorted(receipts, key=lambda r: r.seq)]
     assert len(set(expected)) == n
     await ge_stream.until(lambda: len(ge_stream.bulletins) >= n + 1, timeout=30)
