@@ -62,6 +62,9 @@ class ServerConfig:
     # On SIGTERM: stop accepting, then let requests already received finish for up to
     # this long before streams are closed (1001) and the database is released.
     drain_timeout: float = 10.0
+    # PostgreSQL: a connection (pool wait, connect, pre-ping) within this long, or 503.
+    # A cancelled one may take 2 s more to be closed, so an outage answers within ~5 s.
+    db_connect_timeout: float = 3.0
 
     @property
     def server_key_path(self) -> Path:

@@ -44,7 +44,7 @@ log = logging.getLogger("exchange.server")
 async def open_exchange(
     config: ServerConfig, *, migrate: bool = False, clock: Clock | None = None
 ) -> Exchange:
-    db = Database(config.db_url)
+    db = Database(config.db_url, connect_timeout=config.db_connect_timeout)
     try:
         if migrate:
             await upgrade(db)

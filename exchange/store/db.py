@@ -32,7 +32,7 @@ class Database:
     as SQLite allows) and start with ``BEGIN IMMEDIATE`` so that several processes on one
     file wait on ``busy_timeout`` instead of failing."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, connect_timeout: float = 3.0) -> None:
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
@@ -44,12 +44,14 @@ class Database:
             kwargs["pool_size"] = 10
             kwargs["max_overflow"] = 20
             kwargs["pool_pre_ping"] = True
-            kwargs["pool_timeout"] = 5
-            kwargs["connect_args"] = {"timeout": 5, "command_timeout": 15}
+            kwargs["pool_timeout"] = connect_timeout
+            kwargs["connect_args"] = {"timeout": connect_timeout, "command_timeout": 15}
         if self.url in ("sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:"):
             kwargs = {"echo": echo, "poolclass": NullPool}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         self._write_lock = asyncio.Lock()
+        # A local file cannot hang a checkout; a network database can (see _connect).
+        self._connect_timeout = None if self.is_sqlite else connect_timeout
         #: called with ("read" | "write", seconds) after each transaction (metrics)
         self.observe: Callable[[str, float], None] | None = None
         if self.is_sqlite:
@@ -79,11 +81,22 @@ class Database:
             self.observe(kind, time.perf_counter() - start)
 
     @contextlib.asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection, got within ``connect_timeout`` as a whole: the pool wait,
+        a new connection and the pre-ping. Each has its own timeout, but in a network
+        partition the pre-ping alone waits out asyncpg's command timeout before a new
+        connection is even tried, and a request hung for 17 s instead of failing."""
+        async with contextlib.AsyncExitStack() as stack:
+            async with asyncio.timeout(self._connect_timeout):
+                conn = await stack.enter_async_context(self.engine.connect())
+            yield conn
+
+    @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read transaction (a consistent snapshot on both backends)."""
         start = time.perf_counter()
         try:
-            async with self.engine.connect() as conn, conn.begin():
+            async with self._connect() as conn, conn.begin():
                 yield conn
         except (IntegrityError, StorageError):
             raise
@@ -100,12 +113,12 @@ class Database:
         start = time.perf_counter()
         try:
             if self.is_sqlite:
-                async with self._write_lock, self.engine.connect() as conn:
+                async with self._write_lock, self._connect() as conn:
                     await conn.run_sync(lambda c: c.info.__setitem__("begin_mode", "IMMEDIATE"))
                     async with conn.begin():
                         yield conn
             else:
-                async with self.engine.connect() as conn, conn.begin():
+                async with self._connect() as conn, conn.begin():
                     yield conn
         except (IntegrityError, StorageError):
             raise
