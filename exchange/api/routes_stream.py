@@ -20,6 +20,7 @@ from exchange.api.keys import EXCHANGE, authenticate
 from exchange.api.parse import query_int
 from exchange.bulletin.vocab import PRIORITIES, TYPES, meets_min_priority
 from exchange.errors import ExchangeError, InputError
+from exchange.service import delivery
 from exchange.service.clock import iso_ms
 from exchange.store import bulletins as bstore
 
@@ -136,7 +137,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
         nonlocal cursor
         while True:
             async with ex.db.read() as conn:
-                items = await bstore.inbox(conn, caller.party, cursor, page)
+                items, more = await bstore.inbox_page(
+                    conn, caller.party, cursor, page, delivery.PAGE_BYTES
+                )
             sent: list[int] = []
             try:
                 for item in items:
@@ -146,7 +149,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
                     cursor = item["seq"]
             finally:
                 ex.marker.mark(caller.party, sent)  # delivered_at: first push
-            if len(items) < page:
+            if not more:
                 return
 
     async def pump() -> None:

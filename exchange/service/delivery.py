@@ -18,6 +18,7 @@ from exchange.store import directory as dir_store
 
 __all__ = [
     "ACK_STATUSES",
+    "PAGE_BYTES",
     "ack",
     "escalate",
     "get_bulletin",
@@ -28,13 +29,17 @@ __all__ = [
 
 ACK_STATUSES = ("received", "read", "actioned")
 
+#: The envelopes of one inbox page or stream read total at most this many bytes (one
+#: item always fits): a page of max_page_size items of max_body each would be GBs.
+PAGE_BYTES = 8 * 1024 * 1024
+
 
 async def inbox(
     ex: Exchange, caller: Caller, after: int, limit: int
 ) -> tuple[list[dict[str, Any]], int]:
     caller.require("reader")
     async with ex.db.read() as conn:
-        items = await bstore.inbox(conn, caller.party, after, limit)
+        items, _more = await bstore.inbox_page(conn, caller.party, after, limit, PAGE_BYTES)
     ex.marker.mark(caller.party, [i["seq"] for i in items])
     return items, items[-1]["seq"] if items else after
 

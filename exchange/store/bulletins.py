@@ -21,6 +21,7 @@ __all__ = [
     "deliveries_of",
     "delivery_of",
     "inbox",
+    "inbox_page",
     "insert_ack",
     "insert_bulletin",
     "mark_delivered",
@@ -186,6 +187,35 @@ async def inbox(
         q = q.where(s.bulletins.c.priority.in_(sorted(priorities)))
     rows = (await conn.execute(q.order_by(d.c.seq).limit(limit))).all()
     return [item_of(r) for r in rows]
+
+
+async def inbox_page(
+    conn: AsyncConnection,
+    party: str,
+    after: int,
+    limit: int,
+    max_bytes: int,
+    *,
+    chunk: int = 32,
+) -> tuple[list[dict[str, Any]], bool]:
+    """Like :func:`inbox`, but the envelopes of one page total at most ``max_bytes``
+    (one item always fits): items carry whole envelopes of up to ``max_body`` each.
+    Read ``chunk`` rows at a time; returns the items and whether more may follow."""
+    out: list[dict[str, Any]] = []
+    size = 0
+    while len(out) < limit:
+        want = min(chunk, limit - len(out))
+        batch = await inbox(conn, party, after, want)
+        for item in batch:
+            n = len(item["envelope"])
+            if out and size + n > max_bytes:
+                return out, True
+            out.append(item)
+            size += n
+            after = item["seq"]
+        if len(batch) < want:
+            return out, False
+    return out, True
 
 
 async def last_seq(conn: AsyncConnection, party: str, after: int) -> int | None:

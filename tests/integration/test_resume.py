@@ -16,6 +16,7 @@ from exchange.api.app_keys import SOCKETS
 from exchange.client import ExchangeClient
 from exchange.config import Limits
 from exchange.crypto.envelope import seal
+from exchange.service import delivery
 
 #: one client posts hundreds of bulletins here; the rate limit is not under test
 FAST = Limits(rate_per_second=100_000.0, rate_burst=100_000)
@@ -132,3 +133,36 @@ async def test_inbox_pages_while_posting(make_harness: MakeHarness) -> None:
     # the cursor is exclusive and stable: the same page twice is the same page
     again, _ = await uz.inbox(after=seen[10]["seq"], limit=5)
     assert again == seen[11:16]
+
+
+async def test_pages_bounded_in_bytes_skip_nothing(
+    make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page (inbox or stream read) holds at most PAGE_BYTES of envelopes, so that a
+    page of large bulletins cannot take the server's memory; it still skips nothing."""
+    h = await make_harness(limits=FAST)
+    kz = (await h.enrol("KZ")).client
+    uz = (await h.enrol("UZ")).client
+    kz.log = None
+    envelopes = await preseal(kz, 11, ["UZ"])
+    receipts = await post_all(kz, envelopes, in_flight=1)
+    size = len(envelopes[0])
+    monkeypatch.setattr(delivery, "PAGE_BYTES", 3 * size + size // 2)  # three a page
+
+    items, nxt = await uz.inbox(after=0, limit=100)
+    assert [i["seq"] for i in items] == [r.seq for r in receipts[:3]] and nxt == receipts[2].seq
+    seen, after = [], 0
+    while True:
+        items, after = await uz.inbox(after=after, limit=100)
+        if not items:
+            break
+        assert len(items) <= 3
+        seen += [i["bid"] for i in items]
+    assert seen == [r.bid for r in receipts]
+    monkeypatch.setattr(delivery, "PAGE_BYTES", 1)  # one a page: an item always fits
+    assert [i["bid"] for i in (await uz.inbox(limit=100))[0]] == [receipts[0].bid]
+
+    stream = Collector(uz)
+    await stream.until_bid(receipts[-1].bid)
+    assert stream.bids == [r.bid for r in receipts]
+    await stream.stop()
