@@ -19,7 +19,7 @@ import binascii
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from exchange.errors import InputError
@@ -117,15 +117,20 @@ def inclusion_path(
     if not 0 <= index < n:
         raise InputError("leaf index out of range")
     _check_leaves(leaf_hashes, n)
+    return _inclusion(lambda lo, hi: _subtree_root(leaf_hashes, lo, hi), index, n)
+
+
+def _inclusion(subtree: Callable[[int, int], bytes], index: int, n: int) -> list[bytes]:
+    """The path algorithm over any source of subtree roots (a leaf list, a cache)."""
     siblings: list[bytes] = []  # top-down; reversed at the end
     lo, hi = 0, n
     while hi - lo > 1:
         k = _split(hi - lo)
         if index < lo + k:  # PATH(m, D[0:k]) : MTH(D[k:n])
-            siblings.append(_subtree_root(leaf_hashes, lo + k, hi))
+            siblings.append(subtree(lo + k, hi))
             hi = lo + k
         else:  # PATH(m - k, D[k:n]) : MTH(D[0:k])
-            siblings.append(_subtree_root(leaf_hashes, lo, lo + k))
+            siblings.append(subtree(lo, lo + k))
             lo += k
     siblings.reverse()
     return siblings
@@ -146,21 +151,25 @@ def consistency_path(
     if not 0 < m <= n:
         raise InputError("first tree size out of range")
     _check_leaves(leaf_hashes, n)
+    return _consistency(lambda lo, hi: _subtree_root(leaf_hashes, lo, hi), m, n)
+
+
+def _consistency(subtree: Callable[[int, int], bytes], m: int, n: int) -> list[bytes]:
     nodes: list[bytes] = []  # top-down; reversed at the end
     lo, hi = 0, n
     complete = True  # RFC 9162's b: the first tree is still a left-edge subtree
     while m != hi - lo:
         k = _split(hi - lo)
         if m <= k:  # SUBPROOF(m, D[0:k], b) : MTH(D[k:n])
-            nodes.append(_subtree_root(leaf_hashes, lo + k, hi))
+            nodes.append(subtree(lo + k, hi))
             hi = lo + k
         else:  # SUBPROOF(m - k, D[k:n], false) : MTH(D[0:k])
-            nodes.append(_subtree_root(leaf_hashes, lo, lo + k))
+            nodes.append(subtree(lo, lo + k))
             lo += k
             m -= k
             complete = False
     if not complete:  # SUBPROOF(m, D[m], false) = [MTH(D[m])]
-        nodes.append(_subtree_root(leaf_hashes, lo, hi))
+        nodes.append(subtree(lo, hi))
     nodes.reverse()
     return nodes
 

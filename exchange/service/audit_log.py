@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from exchange.audit import merkle
 from exchange.audit.canonical import canonical_json
+from exchange.audit.tree import MerkleCache
 from exchange.crypto import jws
 from exchange.crypto._b64 import b64u_encode
 from exchange.errors import InputError
@@ -41,23 +41,31 @@ async def entries(ex: Exchange, start: int, end: int) -> list[dict[str, Any]]:
     return [{"index": i, "leaf": b64u_encode(leaf)} for i, leaf in rows]
 
 
-async def _hashes(ex: Exchange, size: int) -> list[bytes]:
+async def _tree(ex: Exchange, size: int) -> MerkleCache:
+    """This node's tree, holding at least ``size`` leaves. Leaves are immutable once
+    appended, so only the new ones are read from the database."""
+    tree = ex.tree
     async with ex.db.read() as conn:
         st = await audit_store.tree_state(conn)
         if size > st.size:
             raise InputError(f"the log has only {st.size} entries")
-        return await audit_store.leaf_hashes(conn, size)
+        if tree.size < size:
+            start = tree.size
+            for i, h in enumerate(await audit_store.leaf_hashes(conn, start, st.size)):
+                if start + i == tree.size:  # another request may have synced meanwhile
+                    tree.append(h)
+    return tree
 
 
 async def inclusion(ex: Exchange, index: int, size: int) -> dict[str, Any]:
     if not 0 <= index < size:
         raise InputError("index must be below size")
-    path = merkle.inclusion_path(await _hashes(ex, size), index, size)
+    path = (await _tree(ex, size)).inclusion_path(index, size)
     return {"index": index, "tree_size": size, "path": [b64u_encode(h) for h in path]}
 
 
 async def consistency(ex: Exchange, first: int, second: int) -> dict[str, Any]:
     if not 0 < first <= second:
         raise InputError("need 0 < first <= second")
-    path = merkle.consistency_path(await _hashes(ex, second), first, second)
+    path = (await _tree(ex, second)).consistency_path(first, second)
     return {"first": first, "second": second, "path": [b64u_encode(h) for h in path]}

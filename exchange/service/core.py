@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange.audit.canonical import canonical_json
 from exchange.audit.digest import directory_digest
+from exchange.audit.tree import MerkleCache
 from exchange.config import ServerConfig
 from exchange.crypto import jws, tokens
 from exchange.crypto.keys import Ed25519Signer, SigningPublicKey, parse_signing_jwk
@@ -73,11 +74,12 @@ class Exchange:
         self.rate = RateLimiter(config.limits.rate_per_second, config.limits.rate_burst)
         self.views = ViewCache()
         self.metrics = Metrics()
-        db.observe = lambda kind, s: self.metrics.db_latency.labels(kind).observe(s)
         self.marker = DeliveryMarker(db, self.clock)
         self._keys: dict[str, SigningPublicKey] = {}
         self._directory: tuple[int, str] | None = None
         self.sth_cache: tuple[int, str] | None = None
+        #: this node's copy of the log's leaf hashes and complete subtrees (append-only)
+        self.tree = MerkleCache()
 
     # --- PROTOCOL §6 --------------------------------------------------------------------
 

@@ -84,9 +84,12 @@ async def leaves(conn: AsyncConnection, start: int, end: int) -> list[tuple[int,
     return [(int(r.idx), bytes(r.leaf)) for r in rows]
 
 
-async def leaf_hashes(conn: AsyncConnection, size: int) -> list[bytes]:
+async def leaf_hashes(conn: AsyncConnection, start: int, end: int) -> list[bytes]:
+    """Leaf hashes with ``start <= idx < end``, in order."""
     al = s.audit_leaves
     rows = (
-        await conn.execute(select(al.c.leaf_hash).where(al.c.idx < size).order_by(al.c.idx))
+        await conn.execute(
+            select(al.c.leaf_hash).where(al.c.idx >= start, al.c.idx < end).order_by(al.c.idx)
+        )
     ).all()
     return [bytes(r.leaf_hash) for r in rows]
