@@ -38,6 +38,7 @@ __all__ = [
     "Unavailable",
     "UnknownKey",
     "UnsupportedAlgorithm",
+    "UnsupportedMediaType",
     "UnwrapFailed",
 ]
 
@@ -78,6 +79,12 @@ class InputError(ExchangeError):
     code = "invalid-request"
     status = 400
     title = "Invalid request"
+
+
+class UnsupportedMediaType(InputError):
+    code = "unsupported-media-type"
+    status = 415
+    title = "Unsupported media type"
 
 
 class InvalidBulletin(InputError):

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from exchange.bulletin import vocab
-from exchange.errors import InputError
+from exchange.errors import InputError, UnsupportedMediaType
 
 __all__ = [
     "CLIENT_ID",
@@ -18,6 +18,7 @@ __all__ = [
     "PARTY_ID",
     "check_id",
     "json_body",
+    "json_request",
     "opt_str",
     "query_int",
     "req_str",
@@ -73,6 +74,13 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no
 #: C0 and C1 control characters (with DEL): never part of a name or an identifier, and
 #: an ESC in a party name would reach every operator's terminal
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def json_request(request: web.Request, body: bytes) -> dict[str, Any]:
+    """The JSON object body of an admin or subscription request (``application/json``)."""
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("the body must be sent as application/json")
+    return json_body(body)
 
 
 def json_body(body: bytes, *, max_depth: int = 32) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from exchange.api.parse import (
     KID,
     PARTY_ID,
     check_id,
-    json_body,
+    json_request,
     opt_str,
     req_str,
     str_list,
@@ -31,7 +31,7 @@ MEMBER_ROLES = ("chair", "member", "observer")
 @routes.post("/v1/admin/parties")
 async def add_party(request: web.Request) -> web.Response:
     caller, body = await authenticate(request)
-    obj = json_body(body)
+    obj = json_request(request, body)
     pid = req_str(obj, "id", pattern=PARTY_ID, max_len=32)
     name = req_str(obj, "name", max_len=200)
     kind = req_str(obj, "kind", choices=KINDS)
@@ -42,7 +42,7 @@ async def add_party(request: web.Request) -> web.Response:
 @routes.post("/v1/admin/clients")
 async def add_client(request: web.Request) -> web.Response:
     caller, body = await authenticate(request)
-    obj = json_body(body)
+    obj = json_request(request, body)
     cid = req_str(obj, "id", pattern=CLIENT_ID, max_len=96)
     party = req_str(obj, "party", pattern=PARTY_ID, max_len=32)
     roles = str_list(obj, "roles", choices=ROLES)
@@ -59,7 +59,7 @@ async def add_client(request: web.Request) -> web.Response:
 async def add_enc_key(request: web.Request) -> web.Response:
     caller, body = await authenticate(request)
     party = check_id(request.match_info["party"], PARTY_ID, "party id")
-    obj = json_body(body)
+    obj = json_request(request, body)
     ex = request.app[EXCHANGE]
     kid, v = await admin.add_enc_key(ex, caller, party=party, jwk=obj.get("jwk"))
     return web.json_response(
@@ -78,7 +78,7 @@ async def revoke_key(request: web.Request) -> web.Response:
 @routes.post("/v1/admin/groups")
 async def add_group(request: web.Request) -> web.Response:
     caller, body = await authenticate(request)
-    obj = json_body(body)
+    obj = json_request(request, body)
     gid = req_str(obj, "id", pattern=GROUP_ID, max_len=64)
     name = req_str(obj, "name", max_len=200)
     v = await admin.add_group(request.app[EXCHANGE], caller, id=gid, name=name)
@@ -90,7 +90,7 @@ async def set_member(request: web.Request) -> web.Response:
     caller, body = await authenticate(request)
     gid = check_id(request.match_info["gid"], GROUP_ID, "group id")
     party = check_id(request.match_info["party"], PARTY_ID, "party id")
-    role = req_str(json_body(body), "role", choices=MEMBER_ROLES)
+    role = req_str(json_request(request, body), "role", choices=MEMBER_ROLES)
     v = await admin.set_member(request.app[EXCHANGE], caller, group=gid, party=party, role=role)
     return web.json_response({"group": gid, "party": party, "role": role, "version": v})
 
@@ -117,7 +117,7 @@ async def put_subscription(request: web.Request) -> web.Response:
     caller, body = await authenticate(request)
     gid = check_id(request.match_info["gid"], GROUP_ID, "group id")
     source = check_id(request.match_info["source"], PARTY_ID, "source party id")
-    obj = json_body(body)
+    obj = json_request(request, body)
     types = None if obj.get("types") is None else str_list(obj, "types", choices=TYPES)
     min_priority = opt_str(obj, "min_priority", choices=PRIORITIES)
     created, v = await admin.put_subscription(

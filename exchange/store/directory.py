@@ -205,18 +205,35 @@ async def add_enc_key(
 
 
 async def revoke_key(conn: AsyncConnection, kid: str) -> tuple[str, str]:
-    """Revoke a signing (client) or encryption key by kid; returns (kind, owner)."""
+    """Revoke a signing (client) or encryption key by kid; returns (kind, owner).
+
+    Revocation is final: revoking a revoked key is a conflict (nothing changes, nothing
+    is logged). The operator's last active admin key cannot be revoked, or nobody could
+    administer the exchange again."""
     client = await client_by_kid(conn, kid)
     if client is not None:
+        if client.status == "revoked":
+            raise Conflict("this key is already revoked")
+        if "admin" in client.roles and await _active_admins(conn) <= 1:
+            raise Conflict("this is the last active admin key: register another one first")
         await conn.execute(update(s.clients).where(s.clients.c.kid == kid).values(status="revoked"))
         return "signing", client.id
     key = await enc_key_by_kid(conn, kid)
     if key is not None:
+        if key.status == "revoked":
+            raise Conflict("this key is already revoked")
         await conn.execute(
             update(s.enc_keys).where(s.enc_keys.c.kid == kid).values(status="revoked")
         )
         return "encryption", key.party
     raise NotFound("no key with this kid")
+
+
+async def _active_admins(conn: AsyncConnection) -> int:
+    rows = (
+        await conn.execute(select(s.clients.c.roles).where(s.clients.c.status == "active"))
+    ).all()
+    return sum(1 for r in rows if "admin" in r.roles.split(","))
 
 
 async def add_group(conn: AsyncConnection, *, id: str, name: str, now: int) -> None:
