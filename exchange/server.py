@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Middleware
 
 from exchange.api.app import create_app
@@ -104,6 +105,26 @@ async def init(
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+
+class _MalformedRequests(logging.Filter):
+    """aiohttp answers a request its parser refuses (a header line over 8,190 bytes, too
+    many headers, a bad method) with 400 and logs it as "Error handling request" at
+    ERROR, with a traceback: any client could fill the logs with tracebacks. It is the
+    peer's fault, so it becomes one warning line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args = "malformed request refused: %s", (type(exc).__name__,)
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+#: the connection-level log of the node (aiohttp's RequestHandler logs here)
+http_log = logging.getLogger("exchange.http")
+http_log.addFilter(_MalformedRequests())
+
 #: streams last until the server closes them; they are not requests to drain
 _STREAM = "/v1/stream"
 
@@ -191,6 +212,7 @@ async def start(ex: Exchange, host: str = "127.0.0.1", port: int = 0) -> Running
         # bounds the wait for a request's headers, and an idle kept-alive connection
         keepalive_timeout=ex.limits.header_timeout,
         auto_decompress=False,  # see the gate: compressed bodies are refused, not inflated
+        logger=http_log,
     )
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
