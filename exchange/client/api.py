@@ -268,11 +268,14 @@ class ExchangeClient:
         d = await self.directory(refresh=True)
         try:
             return await self._open(envelope, key, d)
-        except NotARecipient:
+        except NotARecipient as refused:
             # The audience is computed on today's directory; a membership or subscription
             # that changed since admission would lock us out of what we were sent. The
             # log entry made at admission names who it was routed to (PROTOCOL §8).
-            admitted = await self._admitted_to(envelope, d)
+            try:
+                admitted = await self._admitted_to(envelope, d)
+            except ExchangeError:
+                raise refused from None  # never admitted for us (or not provably so)
             if self.party not in admitted:
                 raise
             return await self._open(envelope, key, d, admitted)
@@ -288,7 +291,10 @@ class ExchangeClient:
         if self.log is not None:
             entry = await self.log.check_included(index)
         else:
-            entry = json.loads(await LogMonitor(self).entry(index))
+            try:
+                entry = json.loads(await LogMonitor(self).entry(index))
+            except ValueError as exc:
+                raise LogInconsistent(f"entry {index} is not JSON") from exc
         digest = b64u_encode(info.sha256)
         if (
             not isinstance(entry, dict)
