@@ -37,7 +37,7 @@ from exchange.service.clock import Clock
 from exchange.store.db import Database
 from exchange.store.migrate import check_schema, upgrade
 
-__all__ = ["RunningServer", "init", "open_exchange", "serve", "start"]
+__all__ = ["Gate", "RunningServer", "init", "open_exchange", "serve", "start"]
 
 log = logging.getLogger("exchange.server")
 
@@ -122,8 +122,8 @@ class _MalformedRequests(logging.Filter):
 
 
 #: the connection-level log of the node (aiohttp's RequestHandler logs here)
-http_log = logging.getLogger("exchange.http")
-http_log.addFilter(_MalformedRequests())
+_http_log = logging.getLogger("exchange.http")
+_http_log.addFilter(_MalformedRequests())
 
 #: streams last until the server closes them; they are not requests to drain
 _STREAM = "/v1/stream"
@@ -212,7 +212,7 @@ async def start(ex: Exchange, host: str = "127.0.0.1", port: int = 0) -> Running
         # bounds the wait for a request's headers, and an idle kept-alive connection
         keepalive_timeout=ex.limits.header_timeout,
         auto_decompress=False,  # see the gate: compressed bodies are refused, not inflated
-        logger=http_log,
+        logger=_http_log,
     )
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
