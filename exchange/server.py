@@ -11,7 +11,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
@@ -187,7 +187,7 @@ class RunningServer:
     runner: web.AppRunner
     url: str
     exchange: Exchange
-    gate: Gate = field(default_factory=Gate)
+    gate: Gate
 
     async def stop(self) -> None:
         """Stop accepting connections, let requests already received finish (up to
