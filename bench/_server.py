@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import os
 import resource
+from dataclasses import replace
 from pathlib import Path
 
 from exchange.config import Limits, ServerConfig
@@ -73,9 +74,12 @@ def main() -> None:
     p.add_argument("--exchange-id", default="bench-exchange")
     p.add_argument("--port", type=int, default=0, help="0: a free port")
     p.add_argument("--rate", type=float, default=1e6, help="per-client requests/s")
+    p.add_argument("--ws-heartbeat", type=float, help="Limits.ws_heartbeat (default 20 s)")
     args = p.parse_args()
     raise_nofile()
     limits = Limits(rate_per_second=args.rate, rate_burst=max(200, int(args.rate)))
+    if args.ws_heartbeat:
+        limits = replace(limits, ws_heartbeat=args.ws_heartbeat)
     cfg = ServerConfig(
         db_url=args.db,
         keys_dir=Path(args.keys),

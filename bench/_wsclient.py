@@ -28,7 +28,11 @@ def _token(signer: Any, cid: str) -> str:
 
 
 async def _run(
-    url: str, entries: list[tuple[str, str, dict[str, str]]], pipe: Connection, parallel: int
+    url: str,
+    entries: list[tuple[str, str, dict[str, str]]],
+    pipe: Connection,
+    parallel: int,
+    deadline: float,
 ) -> None:
     import aiohttp
 
@@ -59,6 +63,9 @@ async def _run(
     async def connect(i: int, cid: str) -> None:
         nonlocal opened
         async with sem:
+            if time.time() > deadline:  # out of connect time: report what is open
+                failed.append("connect deadline passed")
+                return
             for attempt in range(3):
                 try:
                     ws = await session.ws_connect(
@@ -104,26 +111,39 @@ async def _run(
 
 
 def _child(
-    url: str, entries: list[tuple[str, str, dict[str, str]]], pipe: Connection, parallel: int
+    url: str,
+    entries: list[tuple[str, str, dict[str, str]]],
+    pipe: Connection,
+    parallel: int,
+    deadline: float,
 ) -> None:
     from _common import raise_nofile
 
     raise_nofile(len(entries) + 1024)
-    asyncio.run(_run(url, entries, pipe, parallel))
+    asyncio.run(_run(url, entries, pipe, parallel, deadline))
 
 
 class Subscribers:
     """One child process holding many stream connections."""
 
     def __init__(
-        self, url: str, entries: list[tuple[str, str, dict[str, str]]], parallel: int = 64
+        self,
+        url: str,
+        entries: list[tuple[str, str, dict[str, str]]],
+        parallel: int = 64,
+        connect_seconds: float = 300,
     ) -> None:
         ctx = mp.get_context("spawn")
         self.pipe, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_child, args=(url, entries, child, parallel), daemon=True)
+        self.deadline = time.time() + connect_seconds
+        self.proc = ctx.Process(
+            target=_child, args=(url, entries, child, parallel, self.deadline), daemon=True
+        )
         self.proc.start()
 
-    def wait_ready(self, timeout: float = 300) -> tuple[int, float, list[str], int]:
+    def wait_ready(self, timeout: float | None = None) -> tuple[int, float, list[str], int]:
+        if timeout is None:
+            timeout = max(0.0, self.deadline - time.time()) + 60
         if not self.pipe.poll(timeout):
             raise RuntimeError("subscribers did not connect in time")
         _tag, opened, secs, errors, nfailed = self.pipe.recv()

@@ -61,6 +61,17 @@ def main() -> None:
     p.add_argument("--procs", type=int, default=4, help="client processes")
     p.add_argument("--bulletins", type=int, default=3, help="bulletins posted, one at a time")
     p.add_argument("--parallel", type=int, default=32, help="connects in flight per process")
+    p.add_argument(
+        "--connect-seconds",
+        type=float,
+        default=240,
+        help="stop connecting after this long and measure with the streams open by then",
+    )
+    p.add_argument(
+        "--heartbeat",
+        type=float,
+        help="the server's Limits.ws_heartbeat in seconds (default: the server's own, 20)",
+    )
     p.add_argument("--profile", metavar="DIR", help="py-spy the server into DIR")
     p.add_argument("--keep", action="store_true")
     args = p.parse_args()
@@ -72,7 +83,10 @@ def main() -> None:
         f"{args.connections // args.parties} per receiving State, in {args.procs} client "
         "processes",
         "load": f"{args.bulletins} bulletins to the group, one at a time",
-        "server": "bench/_server.py (exchange.server.serve), SQLite WAL synchronous=FULL",
+        "server": "bench/_server.py (exchange.server.serve), SQLite WAL synchronous=FULL, "
+        f"stream heartbeat {args.heartbeat or 'default (20)'} s",
+        "connecting": f"{args.parallel} connects in flight per client process, at most "
+        f"{args.connect_seconds:g} s",
     }
     print_machine("bench/subscribers.py", settings, workdir=Path("/tmp"))
 
@@ -91,7 +105,8 @@ def main() -> None:
     rows = []
     with workspace(args.keep) as wd:
         asyncio.run(init_exchange(wd))
-        server = start_server(wd)
+        extra = ["--ws-heartbeat", str(args.heartbeat)] if args.heartbeat else []
+        server = start_server(wd, extra=extra)
         clients: list[Subscribers] = []
         try:
             secs = asyncio.run(enrol(wd, server.url, parties, {"all": members}))
@@ -109,10 +124,17 @@ def main() -> None:
             for k in range(args.procs):
                 part = entries[k * share : (k + 1) * share]
                 if part:
-                    clients.append(Subscribers(server.url, part, parallel=args.parallel))
+                    clients.append(
+                        Subscribers(
+                            server.url,
+                            part,
+                            parallel=args.parallel,
+                            connect_seconds=args.connect_seconds,
+                        )
+                    )
             opened = 0
             for c in clients:
-                n, _s, errors, nfailed = c.wait_ready(timeout=600)
+                n, _s, errors, nfailed = c.wait_ready()
                 opened += n
                 if nfailed:
                     print(f"  a client process failed {nfailed} connects: {errors}")
