@@ -115,19 +115,23 @@ async def admit(ex: Exchange, caller: Caller, envelope: bytes) -> tuple[bool, st
     text = envelope.decode("ascii")
     try:
         async with ex.db.write() as conn:
-            await audit_store.lock_log(conn)  # seq order == commit order (ADR 0005)
-            # Under the log lock a concurrent post of the same bid has either committed
-            # (and is seen here) or waits for us: PROTOCOL §5, a used bid is answered here.
-            existing = await bstore.by_bid(conn, meta["bid"])
-            if existing is None:
+            if conn.dialect.name != "sqlite":  # SQLite: BEGIN IMMEDIATE serialises writers
+                await audit_store.lock_log(conn)  # seq order == commit order (ADR 0005)
+            try:
                 receipt, recipients = await _insert(ex, conn, meta, client_id, info, text, digest)
+            except (InputError, Forbidden, RecipientMismatch):
+                # PROTOCOL §5: a re-post is answered with its receipt (or 409), even if
+                # it would not route today; the lookup is only paid on this path.
+                existing = await bstore.by_bid(conn, meta["bid"])
+                if existing is None:
+                    raise
+                return _repost(existing, digest)
     except IntegrityError:
-        # Not expected under the lock; answer as for a re-post if the bid was the cause.
+        # The bid is used (the unique key): a re-post, or another envelope under it.
         async with ex.db.read() as conn:
             existing = await bstore.by_bid(conn, meta["bid"])
         if existing is None:
             raise
-    if existing is not None:
         return _repost(existing, digest)
     ex.hub.wake(recipients)
     ex.metrics.accepted.inc()

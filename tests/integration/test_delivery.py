@@ -3,6 +3,7 @@ over the stream and in the inbox, and every refusal at admission."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -417,3 +418,29 @@ async def test_tampered_or_foreign_envelopes_are_refused(harness: Harness) -> No
     await nothing_stored(harness, size, ub["bid"], uz)
     # the bid was not used up by the refusals
     assert (await kz.post_envelope(envelope)).created
+
+
+async def test_concurrent_posts_of_one_bid(harness: Harness) -> None:
+    """The same envelope, and other envelopes under its bid, posted at once: one is
+    accepted, the same bytes get its receipt, other bytes get 409; one log entry."""
+    m = await harness.cac(observer=False)
+    kz = m["KZ"].client
+    b = threat("KZ")
+    same = await seal_to(kz, b, others("KZ", observer=False))
+    other = [await seal_to(kz, b, others("KZ", observer=False)) for _ in range(3)]
+    size = await tree_size(harness)
+    answers = await asyncio.gather(
+        *(post_raw(harness, kz, e) for e in [same] * 6 + other), return_exceptions=True
+    )
+    statuses = [a[0] for a in answers]  # type: ignore[index]
+    assert statuses.count(201) == 1, statuses
+    winner = statuses.index(201)
+    token = answers[winner][1]["receipt"]  # type: ignore[index]
+    for (status, body), envelope in zip(answers, [same] * 6 + other, strict=True):  # type: ignore[misc]
+        if envelope == (([same] * 6 + other)[winner]):
+            assert status in (200, 201) and body == {"receipt": token}
+        else:
+            assert status == 409, body
+    assert await tree_size(harness) == size + 1
+    items, _ = await m["UZ"].client.inbox()
+    assert [i["bid"] for i in items] == [b["bid"]]
