@@ -23,6 +23,7 @@ from exchange.service.hub import Hub
 from exchange.service.marker import DeliveryMarker
 from exchange.service.metrics import Metrics
 from exchange.service.ratelimit import RateLimiter
+from exchange.service.spend import JtiSpender
 from exchange.service.view import ViewCache
 from exchange.store import audit as audit_store
 from exchange.store import directory as dir_store
@@ -80,6 +81,7 @@ class Exchange:
         self.sth_cache: tuple[int, str] | None = None
         #: this node's copy of the log's leaf hashes and complete subtrees (append-only)
         self.tree = MerkleCache()
+        self.jtis = JtiSpender(db)
 
     # --- PROTOCOL §6 --------------------------------------------------------------------
 
@@ -120,9 +122,8 @@ class Exchange:
         )
         if claims.iss != client.id:
             raise AuthError("token issuer does not hold this key")
-        async with self.db.write() as conn:
-            if not await replay.use_jti(conn, claims.jti, claims.exp):
-                raise AuthError("token already used")
+        if not await self.jtis.spend(claims.jti, claims.exp):
+            raise AuthError("token already used")
         self.rate.check(client.id, self.clock.now())
         return Caller(client.id, client.party, client.roles, kid)
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import delete, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange.store import schema as s
 
-__all__ = ["prune_jtis", "use_jti"]
+__all__ = ["prune_jtis", "use_jti", "use_jtis"]
 
 
 async def use_jti(conn: AsyncConnection, jti: str, exp: int) -> bool:
@@ -19,6 +23,21 @@ async def use_jti(conn: AsyncConnection, jti: str, exp: int) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+async def use_jtis(conn: AsyncConnection, batch: list[tuple[str, int]]) -> set[str]:
+    """Record many distinct ids in one statement; returns those that were new.
+
+    ``INSERT … ON CONFLICT DO NOTHING RETURNING``: an id already present (spent on any
+    node) is simply not returned; the primary key still decides every race."""
+    values = [{"jti": j, "exp": e} for j, e in batch]
+    stmt: Any
+    if conn.dialect.name == "postgresql":
+        stmt = pg_insert(s.jtis).values(values).on_conflict_do_nothing(index_elements=["jti"])
+    else:
+        stmt = sqlite_insert(s.jtis).values(values).on_conflict_do_nothing(index_elements=["jti"])
+    stmt = stmt.returning(s.jtis.c.jti)
+    return {str(r.jti) for r in (await conn.execute(stmt)).all()}
 
 
 async def prune_jtis(conn: AsyncConnection, now: int, skew: int) -> int:
