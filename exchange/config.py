@@ -35,6 +35,8 @@ class Limits:
     ws_max_frame: int = 64 * 1024
     ws_send_queue: int = 1024  # items queued per connection before it is dropped
     ws_heartbeat: float = 20.0
+    ws_send_timeout: float = 10.0  # a stream reader that does not read is cut off
+    page_bytes: int = 8 * 1024 * 1024  # envelopes held by one inbox or stream page
     rate_per_second: float = 50.0  # per client, token bucket refill
     rate_burst: int = 200
     max_concurrency: int = 512  # requests in flight per node before 503

@@ -117,9 +117,17 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
             await ex.db.close()
 
     async def on_shutdown(app: web.Application) -> None:
+        """Close every stream with 1001 at once; a reader that does not read cannot hold
+        the shutdown beyond the send timeout (its connection is then dropped)."""
         open_sockets: set[web.WebSocketResponse[bool]] = app[SOCKETS]
-        for ws in list(open_sockets):
-            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+        closes = [
+            asyncio.wait_for(
+                ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down"),
+                ex.limits.ws_send_timeout,
+            )
+            for ws in list(open_sockets)
+        ]
+        await asyncio.gather(*closes, return_exceptions=True)
 
     app.cleanup_ctx.append(background)
     app.on_shutdown.append(on_shutdown)

@@ -20,7 +20,6 @@ from exchange.api.keys import EXCHANGE, authenticate
 from exchange.api.parse import query_int
 from exchange.bulletin.vocab import PRIORITIES, TYPES, meets_min_priority
 from exchange.errors import ExchangeError, InputError
-from exchange.service import delivery
 from exchange.service.clock import iso_ms
 from exchange.store import bulletins as bstore
 
@@ -30,7 +29,6 @@ routes = web.RouteTableDef()
 log = logging.getLogger("exchange.stream")
 
 #: seconds one frame may take to leave; a reader slower than that is dropped
-SEND_TIMEOUT = 10.0
 
 
 def _filters(request: web.Request) -> tuple[str | None, frozenset[str] | None]:
@@ -53,7 +51,7 @@ def _wanted(item: dict[str, Any], min_priority: str | None, types: frozenset[str
 
 
 class _Socket:
-    """Writes to one stream's socket, each write bounded by ``SEND_TIMEOUT``.
+    """Writes to one stream's socket, each write bounded by ``Limits.ws_send_timeout``.
 
     A write blocked on a peer that does not read is never cancelled: aiohttp shares one
     drain waiter among every writer of a socket, and cancelling it would fail the others
@@ -61,8 +59,9 @@ class _Socket:
     instead, which releases them all, and which also frees the socket and its send
     buffer at once (a plain close would wait for the peer to read them)."""
 
-    def __init__(self, request: web.Request, ws: web.WebSocketResponse) -> None:
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse, timeout: float) -> None:
         self.request = request
+        self.timeout = timeout
         self.ws = ws
         self.loop = asyncio.get_running_loop()
         self.last_sent = self.loop.time()
@@ -77,7 +76,7 @@ class _Socket:
     async def _bounded(self, write: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(write)
         try:
-            await asyncio.wait_for(asyncio.shield(task), SEND_TIMEOUT)
+            await asyncio.wait_for(asyncio.shield(task), self.timeout)
         except BaseException:
             if not task.done():
                 self.cut_off()
@@ -97,7 +96,7 @@ class _Socket:
     async def settle(self) -> None:
         """Closed by someone else (the server shutting down): a peer that does not read
         must not hold that close, and the shutdown, open for ever."""
-        deadline = self.loop.time() + SEND_TIMEOUT
+        deadline = self.loop.time() + self.timeout
         while not self.cut:
             transport = self.request.transport
             if transport is None or transport.get_write_buffer_size() == 0:
@@ -125,7 +124,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         max_msg_size=ex.limits.ws_max_frame, heartbeat=ex.limits.ws_heartbeat
     )
     await ws.prepare(request)
-    sock = _Socket(request, ws)
+    sock = _Socket(request, ws, ex.limits.ws_send_timeout)
     request.app[SOCKETS].add(ws)
     sub = ex.hub.subscribe(caller.party)
     # A page bounds what one read holds in memory (items carry whole envelopes).
@@ -138,7 +137,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         while True:
             async with ex.db.read() as conn:
                 items, more = await bstore.inbox_page(
-                    conn, caller.party, cursor, page, delivery.PAGE_BYTES
+                    conn, caller.party, cursor, page, ex.limits.page_bytes
                 )
             sent: list[int] = []
             try:

@@ -18,7 +18,6 @@ from exchange.store import directory as dir_store
 
 __all__ = [
     "ACK_STATUSES",
-    "PAGE_BYTES",
     "ack",
     "escalate",
     "get_bulletin",
@@ -31,7 +30,6 @@ ACK_STATUSES = ("received", "read", "actioned")
 
 #: The envelopes of one inbox page or stream read total at most this many bytes (one
 #: item always fits): a page of max_page_size items of max_body each would be GBs.
-PAGE_BYTES = 8 * 1024 * 1024
 
 
 async def inbox(
@@ -39,7 +37,9 @@ async def inbox(
 ) -> tuple[list[dict[str, Any]], int]:
     caller.require("reader")
     async with ex.db.read() as conn:
-        items, _more = await bstore.inbox_page(conn, caller.party, after, limit, PAGE_BYTES)
+        items, _more = await bstore.inbox_page(
+            conn, caller.party, after, limit, ex.limits.page_bytes
+        )
     ex.marker.mark(caller.party, [i["seq"] for i in items])
     return items, items[-1]["seq"] if items else after
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -16,7 +17,6 @@ from exchange.api.app_keys import SOCKETS
 from exchange.client import ExchangeClient
 from exchange.config import Limits
 from exchange.crypto.envelope import seal
-from exchange.service import delivery
 
 #: one client posts hundreds of bulletins here; the rate limit is not under test
 FAST = Limits(rate_per_second=100_000.0, rate_burst=100_000)
@@ -138,7 +138,7 @@ async def test_inbox_pages_while_posting(make_harness: MakeHarness) -> None:
 async def test_pages_bounded_in_bytes_skip_nothing(
     make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A page (inbox or stream read) holds at most PAGE_BYTES of envelopes, so that a
+    """A page (inbox or stream read) holds at most Limits.page_bytes of envelopes, so that a
     page of large bulletins cannot take the server's memory; it still skips nothing."""
     h = await make_harness(limits=FAST)
     kz = (await h.enrol("KZ")).client
@@ -147,7 +147,8 @@ async def test_pages_bounded_in_bytes_skip_nothing(
     envelopes = await preseal(kz, 11, ["UZ"])
     receipts = await post_all(kz, envelopes, in_flight=1)
     size = len(envelopes[0])
-    monkeypatch.setattr(delivery, "PAGE_BYTES", 3 * size + size // 2)  # three a page
+    ex = h.server.exchange
+    monkeypatch.setattr(ex, "limits", replace(ex.limits, page_bytes=3 * size + size // 2))
 
     items, nxt = await uz.inbox(after=0, limit=100)
     assert [i["seq"] for i in items] == [r.seq for r in receipts[:3]] and nxt == receipts[2].seq
@@ -159,7 +160,7 @@ async def test_pages_bounded_in_bytes_skip_nothing(
         assert len(items) <= 3
         seen += [i["bid"] for i in items]
     assert seen == [r.bid for r in receipts]
-    monkeypatch.setattr(delivery, "PAGE_BYTES", 1)  # one a page: an item always fits
+    monkeypatch.setattr(ex, "limits", replace(ex.limits, page_bytes=1))  # an item always fits
     assert [i["bid"] for i in (await uz.inbox(limit=100))[0]] == [receipts[0].bid]
 
     stream = Collector(uz)

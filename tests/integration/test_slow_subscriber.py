@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 
 import aiohttp
 import pytest
 from integration._flows import Collector, MakeHarness, eventually, threat
 
-from exchange.api import routes_stream
 from exchange.config import Limits
 from exchange.crypto.envelope import seal
 
@@ -22,8 +22,7 @@ BIG = 256 * 1024  # bytes of body per bulletin (an envelope of ~600 kB): 30 fill
 async def test_slow_subscriber_does_not_delay_the_others(
     make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(routes_stream, "SEND_TIMEOUT", 4.0)
-    h = await make_harness(limits=FAST)
+    h = await make_harness(limits=replace(FAST, ws_send_timeout=4.0))
     kz = (await h.enrol("KZ")).client
     slow = (await h.enrol("GE")).client
     fast = {p: (await h.enrol(p)).client for p in ("UZ", "AZ")}
@@ -98,8 +97,7 @@ async def test_shutdown_is_not_held_by_a_stuck_reader(
 ) -> None:
     """With a few bulletins everything fits in the buffers and the stream is idle when
     the server stops; with more, its send is blocked. Either way the stop is prompt."""
-    monkeypatch.setattr(routes_stream, "SEND_TIMEOUT", 1.0)
-    h = await make_harness(limits=FAST)
+    h = await make_harness(limits=replace(FAST, ws_send_timeout=1.0))
     kz = (await h.enrol("KZ")).client
     ge = (await h.enrol("GE")).client
     kz.log = None
