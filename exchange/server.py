@@ -170,7 +170,8 @@ class Gate:
                     declared = min(request.content_length or limits.max_body, limits.max_body)
                     deadline = limits.body_timeout + declared / limits.body_min_rate
                     try:
-                        await asyncio.wait_for(request.read(), deadline)
+                        async with asyncio.timeout(deadline):
+                            await request.read()
                     except TimeoutError:
                         raise web.HTTPRequestTimeout() from None
                 return await handler(request)
