@@ -24,6 +24,7 @@ import pytest
 import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reliability._pg import BACKENDS, create_database, drop_database
 from support import Harness, start_harness
 from yarl import URL
 
@@ -36,8 +37,6 @@ from exchange.crypto.keys import Ed25519Signer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-PG_URL = os.environ.get("EXCHANGE_TEST_PG_URL")
-BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
 FUZZ = settings(
     max_examples=200,
     deadline=None,
@@ -165,27 +164,14 @@ class Fuzzed:
             return r.status, raw
 
 
-async def _pg(statement: str) -> None:
-    import asyncpg
-
-    assert PG_URL is not None
-    conn = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS)
 async def fz(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Fuzzed]:
     tmp: Path = tmp_path_factory.mktemp("fuzz")
-    name = "exfz_" + uuid.uuid4().hex[:12]
+    name = None
     if request.param == "postgres":
-        assert PG_URL is not None
-        await _pg(f'CREATE DATABASE "{name}"')
-        url = PG_URL.rsplit("/", 1)[0] + "/" + name
+        name, url = await create_database("exfz")
     else:
         url = f"sqlite+aiosqlite:///{tmp / 'x.db'}"
     errors = _Errors()
@@ -215,8 +201,8 @@ async def fz(
         await h.close()
         for logger in ("exchange", "aiohttp"):
             logging.getLogger(logger).removeHandler(errors)
-        if request.param == "postgres":
-            await _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if name is not None:
+            await drop_database(name)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import io
+import json
 import os
 import time
 from pathlib import Path
@@ -22,9 +23,10 @@ from exchange.crypto import tokens
 from exchange.crypto.keys import Ed25519Signer
 
 SOCKETS = 2000
-SOAK_SOCKETS = int(os.environ.get("EXCHANGE_SOAK_SOCKETS", "10000"))
+SOAK_SOCKETS = int(os.environ.get("EXCHANGE_SOAK_SOCKETS", "5000"))
 PER_CLIENT = 100  # streams per reader client: well inside its rate burst (200)
 MAX_PER_SOCKET = 64 * 1024  # bytes of server RSS one idle stream may cost
+ROUNDS = 5  # of 10 oversized bodies, 10 gzip bombs and 10 abandoned uploads at once
 
 
 async def _metric(s: aiohttp.ClientSession, url: str, name: str) -> float:
@@ -47,6 +49,17 @@ async def idle_streams(tmp_path: Path, db_url: str, count: int) -> None:
     connector = aiohttp.TCPConnector(limit=0)
     session = aiohttp.ClientSession(connector=connector)
     sockets: list[aiohttp.ClientWebSocketResponse] = []
+    readers_done: list[asyncio.Task[None]] = []
+    first: dict[int, str] = {}  # socket number -> bid of the first bulletin it got
+
+    async def read(n: int, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """An idle client still reads: that is what answers the server's pings."""
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                data = json.loads(msg.data)
+                if data["kind"] == "bulletin":
+                    first.setdefault(n, data["bid"])
+
     try:
         async with session.get(srv.url + "/v1/health") as r:
             assert r.status == 200
@@ -54,19 +67,20 @@ async def idle_streams(tmp_path: Path, db_url: str, count: int) -> None:
         sem = asyncio.Semaphore(64)
 
         async def connect(cid: str, signer: Ed25519Signer) -> None:
-            token = tokens.make_request_token(
-                signer,
-                client_id=cid,
-                aud=world.exchange_id,
-                method="GET",
-                path="/v1/stream",
-                body=None,
-                now=int(time.time()),
-            )
-            async with sem:
+            async with sem:  # the token is made when it is used: it lives 60 s
+                token = tokens.make_request_token(
+                    signer,
+                    client_id=cid,
+                    aud=world.exchange_id,
+                    method="GET",
+                    path="/v1/stream",
+                    body=None,
+                    now=int(time.time()),
+                )
                 ws = await session.ws_connect(
                     srv.url + "/v1/stream", params={"access_token": token}, heartbeat=None
                 )
+            readers_done.append(asyncio.create_task(read(len(sockets), ws)))
             sockets.append(ws)
 
         t0 = time.monotonic()
@@ -75,7 +89,8 @@ async def idle_streams(tmp_path: Path, db_url: str, count: int) -> None:
         )
         opened = time.monotonic() - t0
         assert len(sockets) == count
-        assert await _metric(session, srv.url, "exchange_websocket_connections") == count
+        live = await _metric(session, srv.url, "exchange_websocket_connections")
+        assert live == count, [r for r in srv.log_records() if r["level"] != "info"][:5]
         await asyncio.sleep(1.0)
         grown = srv.rss() - before
         per = grown / count
@@ -93,15 +108,12 @@ async def idle_streams(tmp_path: Path, db_url: str, count: int) -> None:
         env, b = world.seal("KZ", 0)
         status, data, _ = await world.post(session, "KZ", env)
         assert status == 201, data
-
-        async def first_bulletin(ws: aiohttp.ClientWebSocketResponse) -> str:
-            while True:
-                msg = await ws.receive_json()
-                if msg["kind"] == "bulletin":
-                    return str(msg["bid"])
-
-        got = await asyncio.wait_for(asyncio.gather(*(first_bulletin(ws) for ws in sockets)), 120)
-        assert set(got) == {b["bid"]}
+        deadline = time.monotonic() + 120
+        while len(first) < count:
+            assert time.monotonic() < deadline, f"{len(first)} of {count} got the bulletin"
+            await asyncio.sleep(0.2)
+        assert set(first.values()) == {b["bid"]}
+        assert await _metric(session, srv.url, "exchange_websocket_connections") == count
 
         for ws in sockets:
             await ws.close()
@@ -113,6 +125,9 @@ async def idle_streams(tmp_path: Path, db_url: str, count: int) -> None:
     finally:
         for ws in sockets:
             await ws.close()
+        for t in readers_done:
+            t.cancel()
+        await asyncio.gather(*readers_done, return_exceptions=True)
         await session.close()
         await world.close()
         await srv.stop()
@@ -121,7 +136,7 @@ async def idle_streams(tmp_path: Path, db_url: str, count: int) -> None:
 
 # On SQLite only for now: on PostgreSQL the 2 s poll fallback of exchange/api/app.py wakes
 # every stream, and each reads its inbox; at 2,000 streams the pool times out and the
-# server answers 503 and closes streams with 1013 (pending/repro_pg_idle_streams.py).
+# server answers 503 and closes streams with 1013 (docs/reliability.md, open issues).
 
 
 @pytest.mark.slow
@@ -132,8 +147,8 @@ async def test_idle_streams_bounded_and_served(tmp_path: Path) -> None:
 
 @pytest.mark.soak
 @pytest.mark.timeout(1800)
-async def test_idle_streams_soak(tmp_path: Path, db_url: str) -> None:
-    await idle_streams(tmp_path, db_url, SOAK_SOCKETS)
+async def test_idle_streams_soak(tmp_path: Path) -> None:
+    await idle_streams(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", SOAK_SOCKETS)
 
 
 async def test_oversized_and_abandoned_bodies_do_not_grow_memory(
@@ -167,7 +182,7 @@ async def test_oversized_and_abandoned_bodies_do_not_grow_memory(
 
             await post(big, {"Content-Type": "application/jose"})  # warm up
             before = srv.rss()
-            for _ in range(3):
+            for _ in range(ROUNDS):
                 statuses = await asyncio.gather(
                     *(post(big, {"Content-Type": "application/jose"}) for _ in range(10)),
                     *(
@@ -179,8 +194,14 @@ async def test_oversized_and_abandoned_bodies_do_not_grow_memory(
                 assert set(statuses[:10]) <= {0, 413}, statuses  # over max_body
                 assert set(statuses[10:20]) == {415}, statuses  # never inflated
             grown = srv.rss() - before
-            print(f"\n30 oversized, 30 gzip bombs, 30 abandoned: RSS +{grown / 2**20:.1f} MiB")
-            assert grown < 10 * 4 * 2 * 2**20  # bounded by what is in flight, not by what is sent
+            print(
+                f"\n{ROUNDS} x (10 oversized, 10 gzip bombs, 10 abandoned): "
+                f"RSS +{grown / 2**20:.1f} MiB"
+            )
+            # Bounded by what is in flight (10 bodies of up to max_body, measured +26 MiB),
+            # not by what is sent (5 x 30 MiB, and 5 x 640 MiB once inflated). Refused
+            # bodies kept alive in reference cycles grew it by ~30 MiB a round.
+            assert grown < 64 * 2**20
             async with s.get(srv.url + "/v1/health") as r:
                 assert r.status == 200
     finally:

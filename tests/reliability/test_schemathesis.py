@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
+from reliability._pg import BACKENDS, create_database, drop_database
 from reliability._proc import ServerProcess
 from schemathesis.config import SchemathesisConfig
 
@@ -32,8 +31,6 @@ from exchange.keyfiles import read_json, read_profile
 #: examples per operation and mode; 26 operations, two modes, two credentials, two
 #: databases: about 700 requests per database
 EXAMPLES = 6
-PG_URL = os.environ.get("EXCHANGE_TEST_PG_URL")
-BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
 
 
 @dataclass
@@ -69,27 +66,14 @@ class SignedRequest(requests.auth.AuthBase):
         return r
 
 
-async def _pg(statement: str) -> None:
-    import asyncpg
-
-    assert PG_URL is not None
-    conn = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
     folder: Path = tmp_path_factory.mktemp("schemathesis")
-    name = "exst_" + uuid.uuid4().hex[:12]
+    name = None
     if request.param == "postgres":
-        assert PG_URL is not None
-        asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
-        url = PG_URL.rsplit("/", 1)[0] + "/" + name
+        name, url = asyncio.run(create_database("exst"))
     else:
         url = f"sqlite+aiosqlite:///{folder / 'x.db'}"
     srv = ServerProcess(folder, url)
@@ -103,8 +87,8 @@ def served(
     signer = Ed25519Signer.from_jwk(read_json(srv.admin_profile / "signing.jwk"))
     yield Served(srv, profile.client_id, signer, {"anonymous": [], "admin": []})
     asyncio.run(srv.stop())
-    if request.param == "postgres":
-        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    if name is not None:
+        asyncio.run(drop_database(name))
 
 
 @schemathesis.serializer("application/jose")
