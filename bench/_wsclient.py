@@ -68,11 +68,14 @@ async def _run(
                 return
             for attempt in range(3):
                 try:
-                    ws = await session.ws_connect(
-                        url + "/v1/stream",
-                        params={"after": "0", "access_token": _token(signers[cid], cid)},
-                        autoping=True,
-                        max_msg_size=0,
+                    ws = await asyncio.wait_for(
+                        session.ws_connect(
+                            url + "/v1/stream",
+                            params={"after": "0", "access_token": _token(signers[cid], cid)},
+                            autoping=True,
+                            max_msg_size=0,
+                        ),
+                        30,
                     )
                 except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                     if attempt == 2:
@@ -87,7 +90,11 @@ async def _run(
 
     tasks: list[asyncio.Task[None]] = []
     t0 = time.perf_counter()
-    await asyncio.gather(*(connect(i, cid) for i, (_p, cid, _j) in enumerate(entries)))
+    jobs = [asyncio.create_task(connect(i, cid)) for i, (_p, cid, _j) in enumerate(entries)]
+    _done, pending = await asyncio.wait(jobs, timeout=max(1.0, deadline - time.time()) + 35)
+    for job in pending:  # still in a handshake at the deadline
+        job.cancel()
+        failed.append("handshake still running at the deadline")
     pipe.send(("ready", opened, time.perf_counter() - t0, failed[:5], len(failed)))
     loop = asyncio.get_running_loop()
     drained = 0
@@ -143,7 +150,7 @@ class Subscribers:
 
     def wait_ready(self, timeout: float | None = None) -> tuple[int, float, list[str], int]:
         if timeout is None:
-            timeout = max(0.0, self.deadline - time.time()) + 60
+            timeout = max(0.0, self.deadline - time.time()) + 90
         if not self.pipe.poll(timeout):
             raise RuntimeError("subscribers did not connect in time")
         _tag, opened, secs, errors, nfailed = self.pipe.recv()

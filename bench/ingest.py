@@ -181,7 +181,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--shapes", default="6,50", help="recipient counts (6 and/or 50)")
     p.add_argument(
-        "--requests", default="6:6000,50:1500", help="bulletins per shape (each posted once)"
+        "--requests", default="6:2000,50:600", help="bulletins per shape (each posted once)"
     )
     p.add_argument("--connections", type=int, default=64, help="concurrent clients (wrk -c)")
     p.add_argument("--threads", type=int, default=1, help="wrk threads")

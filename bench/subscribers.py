@@ -57,7 +57,12 @@ def hwm_mib(pid: int) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--connections", type=int, default=10_000)
-    p.add_argument("--parties", type=int, default=100, help="receiving States")
+    p.add_argument(
+        "--parties",
+        type=int,
+        default=20,
+        help="receiving States (the envelope grows with them: ~2.2 KiB per hybrid recipient)",
+    )
     p.add_argument("--procs", type=int, default=4, help="client processes")
     p.add_argument("--bulletins", type=int, default=3, help="bulletins posted, one at a time")
     p.add_argument("--parallel", type=int, default=32, help="connects in flight per process")
@@ -165,8 +170,10 @@ def main() -> None:
                 meter.stop()
                 r = res[0]
                 arrivals = []
+                n_closed = 0
                 for c in clients:
-                    records, _closed = c.records()
+                    records, closed = c.records()
+                    n_closed += len(closed)
                     arrivals += [t for seq, _i, t in records if seq == r.get("seq")]
                 send = [(t - r["t_send"]) * 1000 for t in arrivals]
                 rec = [(t - r["accepted_s"]) * 1000 for t in arrivals] if "accepted_s" in r else []
@@ -188,7 +195,8 @@ def main() -> None:
                     f"streams; from send p50 {row['s50']:.0f} p99 {row['s99']:.0f} max "
                     f"{row['smax']:.0f} ms (admission {row['admission']:.0f} ms); from receipt "
                     f"p50 {row['r50']:.0f} p99 {row['r99']:.0f} ms; RSS {row['rss']:.0f} MiB; "
-                    f"{meter.describe()}; load {load_b}",
+                    f"{meter.describe()}; load {load_b}; {n_closed} streams closed so far; "
+                    f"{len(env) * opened / 2**20:,.0f} MiB of frames to push",
                     flush=True,
                 )
                 time.sleep(2.0)
