@@ -78,7 +78,7 @@ async def init(
     folder = profile_dir(config.keys_dir, client_id)
     if (folder / "signing.jwk").exists():
         raise InputError(f"{folder} already holds a profile")
-    db = Database(config.db_url)
+    db = Database(config.db_url, connect_timeout=config.db_connect_timeout)
     try:
         await upgrade(db)
         server_signer = Ed25519Signer.generate()
