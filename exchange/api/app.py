@@ -101,9 +101,16 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
         if poll_interval is None:
             poll_interval = 0.0 if ex.db.is_sqlite else 2.0
         if poll_interval > 0:
+            newest = -1
 
             async def poll() -> None:
-                ex.hub.wake_all()
+                """Wake streams only when a bulletin was accepted since the last look
+                (one query per node, not one per stream)."""
+                nonlocal newest
+                latest = await delivery.latest_seq(ex)
+                if latest != newest:
+                    newest = latest
+                    ex.hub.wake_all()
 
             tasks.append(asyncio.create_task(_every(poll_interval, poll, "poll")))
         yield

@@ -123,7 +123,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(
         max_msg_size=ex.limits.ws_max_frame, heartbeat=ex.limits.ws_heartbeat
     )
-    await ws.prepare(request)
+    try:
+        await ws.prepare(request)
+    except ConnectionError:  # the client left during the handshake: nothing to serve
+        return ws
     sock = _Socket(request, ws, ex.limits.ws_send_timeout)
     request.app[SOCKETS].add(ws)
     sub = ex.hub.subscribe(caller.party)
@@ -157,14 +160,16 @@ async def stream(request: web.Request) -> web.StreamResponse:
             await push_backlog()
             while sub.notices:
                 await sock.send(sub.notices.popleft())
-            # Wake-ups (every post, and the poll) come more often than heartbeats are
-            # due, so a heartbeat goes out when nothing else was sent for that long.
-            idle = max(0.0, sock.last_sent + ex.limits.ws_heartbeat - sock.loop.time())
-            try:
-                await asyncio.wait_for(sub.wake.wait(), idle)
-            except TimeoutError:
-                beat = {"kind": "heartbeat", "at": iso_ms(ex.clock.ms()), "cursor": cursor}
-                await sock.send(beat)
+            # Only a wake-up means the inbox may have grown; a heartbeat goes out when
+            # nothing else was sent for that long, and costs no database read.
+            while True:
+                idle = max(0.0, sock.last_sent + ex.limits.ws_heartbeat - sock.loop.time())
+                try:
+                    await asyncio.wait_for(sub.wake.wait(), idle)
+                    break
+                except TimeoutError:
+                    beat = {"kind": "heartbeat", "at": iso_ms(ex.clock.ms()), "cursor": cursor}
+                    await sock.send(beat)
 
     async def drain() -> None:
         async for msg in ws:

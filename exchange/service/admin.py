@@ -52,7 +52,10 @@ async def add_party(ex: Exchange, caller: Caller, *, id: str, name: str, kind: s
     caller.require("admin")
     async with ex.directory_write() as conn:
         await dir_store.add_party(conn, id=id, name=name, kind=kind, now=ex.clock.ms())
-        return await ex.record_directory_change(conn, "add-party", {"party": id, "kind": kind})
+        # the entry's own "kind" is "directory": the party's kind goes under another name
+        return await ex.record_directory_change(
+            conn, "add-party", {"party": id, "party_kind": kind}
+        )
 
 
 async def add_client(

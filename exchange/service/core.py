@@ -156,8 +156,9 @@ class Exchange:
         now = self.clock.ms()
         version = await dir_store.bump_version(conn)
         digest = directory_digest(await self.directory_doc(conn))
-        entry = {"kind": "directory", "op": op, "version": version, "digest": digest, "at": now}
-        entry.update(subject)
+        # The subject never overrides what makes this entry a directory change.
+        entry = {**subject, "kind": "directory", "op": op, "version": version}
+        entry.update(digest=digest, at=now)
         idx = await audit_store.append(conn, entry, now)
         await dir_store.record_digest(conn, digest, idx)
         return version

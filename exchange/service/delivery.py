@@ -22,6 +22,7 @@ __all__ = [
     "escalate",
     "get_bulletin",
     "inbox",
+    "latest_seq",
     "ledger",
     "pending_deliveries",
 ]
@@ -171,6 +172,11 @@ async def ledger(ex: Exchange, caller: Caller, bid: str) -> dict[str, Any]:
         "accepted_at": iso_ms(b.accepted_at),
         "recipients": recipients,
     }
+
+
+async def latest_seq(ex: Exchange) -> int:
+    async with ex.db.read() as conn:
+        return await bstore.latest_seq(conn)
 
 
 async def pending_deliveries(ex: Exchange) -> int:

@@ -24,6 +24,7 @@ __all__ = [
     "inbox_page",
     "insert_ack",
     "insert_bulletin",
+    "latest_seq",
     "mark_delivered",
     "overdue",
     "pending_count",
@@ -227,6 +228,13 @@ async def last_seq(conn: AsyncConnection, party: str, after: int) -> int | None:
         await conn.execute(select(func.max(d.c.seq)).where(d.c.party == party, d.c.seq > after))
     ).scalar()
     return int(v) if v is not None else None
+
+
+async def latest_seq(conn: AsyncConnection) -> int:
+    """The newest accepted bulletin's seq (0 for none)."""
+    from sqlalchemy import func
+
+    return int((await conn.execute(select(func.max(s.bulletins.c.seq)))).scalar() or 0)
 
 
 async def pending_count(conn: AsyncConnection) -> int:
