@@ -101,7 +101,7 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
         if poll_interval is None:
             poll_interval = 0.0 if ex.db.is_sqlite else 2.0
         if poll_interval > 0:
-            newest = -1
+            newest = await delivery.latest_seq(ex)  # streams read their backlog on connect
 
             async def poll() -> None:
                 """Wake streams only when a bulletin was accepted since the last look
