@@ -14,6 +14,7 @@ from typing import Any, Final
 from exchange.bulletin import _schema
 from exchange.bulletin.vocab import TYPES
 from exchange.config import Limits
+from exchange.crypto.envelope import ROUTING_FIELDS
 from exchange.errors import InvalidBulletin
 
 __all__ = [
@@ -27,19 +28,7 @@ __all__ = [
 ]
 
 #: PROTOCOL §3: the routing metadata, copied into the JWE protected header.
-METADATA_FIELDS: Final = (
-    "v",
-    "bid",
-    "iss",
-    "groups",
-    "to",
-    "type",
-    "priority",
-    "tlp",
-    "iat",
-    "exp",
-    "supersedes",
-)
+METADATA_FIELDS: Final = ROUTING_FIELDS
 #: PROTOCOL §4: every field of a bulletin, all required.
 BULLETIN_FIELDS: Final = (*METADATA_FIELDS, "title", "lang", "body")
 

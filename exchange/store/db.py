@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from sqlalchemy import event
@@ -91,13 +91,13 @@ class Database:
                 conn = await stack.enter_async_context(self.engine.connect())
             yield conn
 
-    @contextlib.asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read transaction (a consistent snapshot on both backends)."""
+    @contextlib.contextmanager
+    def _mapped(self, kind: str) -> Iterator[None]:
+        """Driver and pool failures become StorageError (503); an IntegrityError is left
+        to the query that expects it. Reports the transaction's duration."""
         start = time.perf_counter()
         try:
-            async with self._connect() as conn, conn.begin():
-                yield conn
+            yield
         except (IntegrityError, StorageError):
             raise
         except DBAPIError as exc:
@@ -105,13 +105,19 @@ class Database:
         except (OSError, SQLAlchemyError) as exc:
             raise StorageError("database unreachable") from exc
         finally:
-            self._timed("read", start)
+            self._timed(kind, start)
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read transaction (a consistent snapshot on both backends)."""
+        with self._mapped("read"):
+            async with self._connect() as conn, conn.begin():
+                yield conn
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction: committed when the block exits cleanly, else rolled back."""
-        start = time.perf_counter()
-        try:
+        with self._mapped("write"):
             if self.is_sqlite:
                 async with self._write_lock, self._connect() as conn:
                     await conn.run_sync(lambda c: c.info.__setitem__("begin_mode", "IMMEDIATE"))
@@ -120,14 +126,6 @@ class Database:
             else:
                 async with self._connect() as conn, conn.begin():
                     yield conn
-        except (IntegrityError, StorageError):
-            raise
-        except DBAPIError as exc:
-            raise StorageError("database error") from exc
-        except (OSError, SQLAlchemyError) as exc:
-            raise StorageError("database unreachable") from exc
-        finally:
-            self._timed("write", start)
 
     async def ping(self) -> bool:
         try:
