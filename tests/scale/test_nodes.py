@@ -221,9 +221,10 @@ async def test_token_for_one_node_path_is_bound(harness: Harness) -> None:
             body=None,
             now=int(time.time()),
         )
-        async with aiohttp.ClientSession() as s, s.get(
-            node_b.url + "/v1/audit/sth", headers={"Authorization": f"Bearer {token}"}
-        ) as r:
+        async with (
+            aiohttp.ClientSession() as s,
+            s.get(node_b.url + "/v1/audit/sth", headers={"Authorization": f"Bearer {token}"}) as r,
+        ):
             assert r.status == 401
     finally:
         await node_b.stop()
