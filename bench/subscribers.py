@@ -171,9 +171,12 @@ def main() -> None:
                 r = res[0]
                 arrivals = []
                 n_closed = 0
+                codes: dict[str, int] = {}
                 for c in clients:
                     records, closed = c.records()
                     n_closed += len(closed)
+                    for _i, code in closed:
+                        codes[code] = codes.get(code, 0) + 1
                     arrivals += [t for seq, _i, t in records if seq == r.get("seq")]
                 send = [(t - r["t_send"]) * 1000 for t in arrivals]
                 rec = [(t - r["accepted_s"]) * 1000 for t in arrivals] if "accepted_s" in r else []
@@ -195,7 +198,8 @@ def main() -> None:
                     f"streams; from send p50 {row['s50']:.0f} p99 {row['s99']:.0f} max "
                     f"{row['smax']:.0f} ms (admission {row['admission']:.0f} ms); from receipt "
                     f"p50 {row['r50']:.0f} p99 {row['r99']:.0f} ms; RSS {row['rss']:.0f} MiB; "
-                    f"{meter.describe()}; load {load_b}; {n_closed} streams closed so far; "
+                    f"{meter.describe()}; load {load_b}; "
+                    f"{n_closed} streams closed so far {codes or ''}; "
                     f"{len(env) * opened / 2**20:,.0f} MiB of frames to push",
                     flush=True,
                 )
