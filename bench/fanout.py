@@ -1,6 +1,6 @@
 """Fan-out: how long a posted bulletin takes to reach every recipient's live stream.
 
-Run: ``python bench/fanout.py [--rate 200] [--seconds 15] [--repeat 3] [--profile DIR]``.
+Run: ``python bench/fanout.py [--rate 200] [--seconds 10] [--repeat 2] [--profile DIR]``.
 
 193 States (hybrid encryption keys), 20 coordination groups of 6 to 20 members (every
 State in at least one), one WebSocket subscriber (``GET /v1/stream``) per State in a
@@ -136,9 +136,9 @@ def analyse(
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--rate", type=float, default=200.0, help="bulletins posted per second")
-    p.add_argument("--seconds", type=float, default=15.0, help="measured seconds per repeat")
+    p.add_argument("--seconds", type=float, default=10.0, help="measured seconds per repeat")
     p.add_argument("--warmup", type=float, default=2.0, help="seconds posted but not counted")
-    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--seed", type=int, default=8)
     p.add_argument("--profile", metavar="DIR", help="py-spy the server into DIR")
     p.add_argument("--keep", action="store_true")

@@ -77,6 +77,12 @@ def main() -> None:
         type=float,
         help="the server's Limits.ws_heartbeat in seconds (default: the server's own, 20)",
     )
+    p.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=25.0,
+        help="measure the server's CPU with every stream idle for this long",
+    )
     p.add_argument("--profile", metavar="DIR", help="py-spy the server into DIR")
     p.add_argument("--keep", action="store_true")
     args = p.parse_args()
@@ -144,12 +150,16 @@ def main() -> None:
                 if nfailed:
                     print(f"  a client process failed {nfailed} connects: {errors}")
             connect_s = time.perf_counter() - t0
-            time.sleep(3.0)  # idle
+            idle = CpuMeter({"server": server.pid}).start()
+            time.sleep(args.idle_seconds)  # every stream idle: heartbeats only
+            idle.stop()
+            idle_cpu = idle.result.get("server cpu %", float("nan"))
             rss1 = proc_rss_mib(server.pid)
             print(
                 f"{opened} streams open in {connect_s:.1f} s ({opened / connect_s:.0f}/s, load "
                 f"{load0}); server RSS {rss1:.0f} MiB, "
-                f"{(rss1 - rss0) * 1024 / max(1, opened):.1f} KiB per stream",
+                f"{(rss1 - rss0) * 1024 / max(1, opened):.1f} KiB per stream; server CPU "
+                f"{idle_cpu:.0f} % of a core while all were idle for {args.idle_seconds:g} s",
                 flush=True,
             )
 
@@ -222,6 +232,7 @@ def main() -> None:
                 "RSS after MiB",
                 "peak MiB",
                 "connects/s",
+                "idle CPU %",
                 "reached",
                 "p50 ms",
                 "p99 ms",
@@ -237,6 +248,7 @@ def main() -> None:
                     rss2,
                     peak,
                     opened / connect_s,
+                    idle_cpu,
                     median(r["n"] for r in rows),
                     median(r["s50"] for r in rows),
                     median(r["s99"] for r in rows),
