@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import x25519
@@ -22,12 +23,10 @@ from exchange.crypto import (
 from exchange.errors import InvalidKey
 
 # RFC 8037 Appendix A.1-A.3
-RFC8037_PRIVATE = {
-    "kty": "OKP",
-    "crv": "Ed25519",
-    "d": "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A",
-    "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
-}
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
+
+# RFC 8037 Appendix A.1: a published example key, kept with the other vectors.
+RFC8037_PRIVATE = json.loads((VECTORS / "rfc8037_ed25519.json").read_text())["jwk"]
 RFC8037_THUMBPRINT = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
 
 P = 2**255 - 19
