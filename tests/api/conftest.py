@@ -9,8 +9,6 @@ other limits, inside one test's own loop.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,38 +16,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from api._kit import GENEROUS, Caller, HarnessFactory, Wire, World
+from pgdb import BACKENDS, create_database, drop_database
 from support import Harness, start_harness
 
 from exchange.crypto.keys import Ed25519Signer
-
-PG_URL = os.environ.get("EXCHANGE_TEST_PG_URL")
-BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
-
-
-async def _pg_create() -> tuple[str, str]:
-    import asyncpg
-
-    assert PG_URL is not None
-    base = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
-    name = "exapi_" + uuid.uuid4().hex[:16]
-    conn = await asyncpg.connect(base)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    root = base.rpartition("/")[0].split("://", 1)[1]
-    return name, f"postgresql+asyncpg://{root}/{name}"
-
-
-async def _pg_drop(name: str) -> None:
-    import asyncpg
-
-    assert PG_URL is not None
-    conn = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 def admin_caller(h: Harness) -> Caller:
@@ -67,7 +37,7 @@ async def world(
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp / 'exchange.db'}"
     else:
-        pg_name, url = await _pg_create()
+        pg_name, url = await create_database("exapi")
     h = await start_harness(tmp, url, limits=GENEROUS)
     wire = Wire(h.url, h.exchange_id)
     try:
@@ -76,7 +46,7 @@ async def world(
         await wire.close()
         await h.close()
         if pg_name is not None:
-            await _pg_drop(pg_name)
+            await drop_database(pg_name)
 
 
 @pytest.fixture

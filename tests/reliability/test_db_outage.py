@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
-from reliability._pg import PG_URL, create_database, drop_database
+from pgdb import PG_URL, create_database, drop_database
 from reliability._tcpproxy import Proxy
 from support import Harness, start_harness
 

@@ -24,7 +24,7 @@ import pytest
 import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability._pg import BACKENDS, create_database, drop_database
+from pgdb import BACKENDS, create_database, drop_database
 from support import Harness, start_harness
 from yarl import URL
 

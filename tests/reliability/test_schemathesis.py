@@ -19,7 +19,7 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
-from reliability._pg import BACKENDS, create_database, drop_database
+from pgdb import BACKENDS, create_database, drop_database
 from reliability._proc import ServerProcess
 from schemathesis.config import SchemathesisConfig
 

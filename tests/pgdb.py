@@ -1,6 +1,6 @@
-"""Fresh PostgreSQL databases for tests that outlive one test function (a module's
-server) or reach PostgreSQL their own way (through a proxy). ``EXCHANGE_TEST_PG_URL``
-names the server; without it only SQLite is used (``BACKENDS``)."""
+"""Fresh PostgreSQL databases for tests: one per test (tests/conftest.py), one per
+module server (tests/api, tests/reliability), or one reached through a proxy.
+``EXCHANGE_TEST_PG_URL`` names the server; without it only SQLite is used (``BACKENDS``)."""
 
 from __future__ import annotations
 
