@@ -15,29 +15,9 @@ from exchange.crypto.keys import (
     parse_signing_jwk,
 )
 from exchange.errors import InputError, MalformedEnvelope, RecipientMismatch
-from exchange.routing import DirectoryView, Subscription
+from exchange.routing import DirectoryView, view_of
 
-__all__ = ["Directory", "parse_directory", "view_of"]
-
-
-def view_of(doc: dict[str, Any]) -> tuple[DirectoryView, dict[str, str]]:
-    """The routing view and each party's active encryption kid, from a directory document."""
-    members = {g["id"]: {m["party"]: m["role"] for m in g["members"]} for g in doc["groups"]}
-    subs = tuple(
-        Subscription(
-            group=g["id"],
-            source=sub["source"],
-            types=frozenset(sub["types"]) if sub["types"] is not None else None,
-            min_priority=sub["min_priority"],
-        )
-        for g in doc["groups"]
-        for sub in g["subscriptions"]
-    )
-    view = DirectoryView(
-        parties=frozenset(p["id"] for p in doc["parties"]), members=members, subscriptions=subs
-    )
-    active = {k["party"]: k["kid"] for k in doc["encryption_keys"] if k["status"] == "active"}
-    return view, active
+__all__ = ["Directory", "parse_directory"]
 
 
 @dataclass

@@ -7,8 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from exchange.client.directory import view_of
-from exchange.routing import DirectoryView
+from exchange.routing import DirectoryView, view_of
 from exchange.store import directory as dir_store
 
 __all__ = ["RoutingState", "ViewCache"]
