@@ -28,7 +28,18 @@ from jsonschema.protocols import Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-__all__ = ["MAX_MESSAGES", "SCHEMA_NAMES", "check", "format_path", "load_schema", "show"]
+from exchange.bulletin._fast import compile_flat
+
+__all__ = [
+    "MAX_MESSAGES",
+    "SCHEMA_NAMES",
+    "check",
+    "compiled_pattern",
+    "format_path",
+    "is_certainly_valid",
+    "load_schema",
+    "show",
+]
 
 #: The packaged schema files, by name (``schemas/<name>.json``).
 SCHEMA_NAMES: Final = (
@@ -90,7 +101,7 @@ def format_path(path: Sequence[object], root: str) -> str:
 
 
 @cache
-def _compiled(pattern: str) -> re.Pattern[str]:
+def compiled_pattern(pattern: str) -> re.Pattern[str]:
     if pattern.endswith("$") and not pattern.endswith("\\$"):
         pattern = pattern[:-1] + r"\Z"  # ECMA-262 ``$``: the very end of the input only
     return re.compile(pattern)
@@ -109,7 +120,7 @@ def _pattern(
     limit = schema.get("maxLength")
     if isinstance(limit, int) and len(instance) > limit:
         return  # maxLength reports it; no regex over megabytes
-    if not _compiled(patrn).search(instance):
+    if not compiled_pattern(patrn).search(instance):
         yield ValidationError(_expected(schema, "has the wrong form"))
 
 
@@ -192,6 +203,22 @@ _REGISTRY: Final = Registry().with_resources(
 _VALIDATORS: Final = {
     name: _Validator(schema, registry=_REGISTRY) for name, schema in _SCHEMAS.items()
 }
+
+
+def _resolve(ref: str) -> Mapping[str, Any]:
+    """A ``urn:avsec:schema:v1:<name>#/$defs/<def>`` reference, for the fast checks."""
+    resolved: Any = _REGISTRY.resolver().lookup(ref).contents
+    return resolved  # type: ignore[no-any-return]
+
+
+_FAST: Final = {
+    name: compile_flat(schema, _resolve, compiled_pattern) for name, schema in _SCHEMAS.items()
+}
+
+
+def is_certainly_valid(name: str, instance: object) -> bool:
+    """True only when schema ``name`` certainly accepts ``instance`` (see ``_fast``)."""
+    return _FAST[name](instance)
 
 
 # --- messages ---------------------------------------------------------------------------

@@ -2,13 +2,17 @@
 
 Cheap checks and the outer signature come first, outside any transaction; routing,
 the recipient-kid check, the insert of the bulletin with its deliveries, and its audit
-leaf then happen in one write transaction: a bulletin is accepted whole or not at all."""
+leaf then happen in one write transaction: a bulletin is accepted whole or not at all.
+Concurrent admissions share that transaction (group commit), each with its own outcome."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from exchange.audit.canonical import canonical_json
@@ -24,16 +28,20 @@ from exchange.errors import (
     InputError,
     MalformedEnvelope,
     RecipientMismatch,
+    StorageError,
     UnknownKey,
 )
 from exchange.routing import recipients as route
+from exchange.service.batch import Batcher
 from exchange.service.clock import iso_ms
-from exchange.service.core import Caller, Exchange
 from exchange.store import audit as audit_store
 from exchange.store import bulletins as bstore
 from exchange.store import directory as dir_store
 
-__all__ = ["admit"]
+if TYPE_CHECKING:
+    from exchange.service.core import Caller, Exchange
+
+__all__ = ["Admissions", "admit"]
 
 
 _KID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -62,8 +70,7 @@ async def _sender_key(
         # The usual case: signed by the posting client itself, whose key, status and
         # roles the request's authentication has just read (and require("poster") checked).
         return caller.client_id, _KEYS[kid]
-    async with ex.db.read() as conn:
-        client = await dir_store.client_by_kid(conn, kid)
+    client = await ex.db.run_read(partial(dir_store.client_by_kid_txn, kid=kid), single=True)
     if client is None or client.status != "active":
         raise UnknownKey("the envelope's signing key is not an active client key")
     if "poster" not in client.roles:
@@ -93,6 +100,65 @@ def _receipt(ex: Exchange, body: dict[str, Any]) -> str:
     return jws.sign_compact(canonical_json(body), ex.signer, jws.TYP_RECEIPT)
 
 
+@dataclass(frozen=True)
+class _Request:
+    """A verified envelope waiting for its admission transaction."""
+
+    meta: dict[str, Any]
+    client_id: str
+    info: EnvelopeInfo
+    text: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    created: bool
+    receipt: str
+    recipients: list[str]
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What a later item of the same batch needs to know of a stored bulletin."""
+
+    iss: str
+    envelope_sha256: str
+    receipt: str
+
+
+class Admissions(Batcher[_Request, _Outcome]):
+    """Group commit of admissions: concurrent posts share one transaction (one fsync),
+    each keeping its own outcome. The log lock is taken once per batch; the batch's
+    seqs, log leaves, receipts, bulletins and deliveries are written with a handful of
+    statements (issue 8)."""
+
+    max_batch = 100
+
+    def __init__(self, ex: Exchange) -> None:
+        super().__init__()
+        self.ex = ex
+
+    async def commit(self, items: list[_Request]) -> list[_Outcome | BaseException]:
+        try:
+            return await self.ex.db.run_write(partial(_admit_txn, self.ex, items))
+        except StorageError:
+            raise
+        except Exception:
+            if len(items) == 1:
+                raise
+        # Something no check foresaw failed the whole batch: isolate it, item by item.
+        return [await self._alone(item) for item in items]
+
+    async def _alone(self, item: _Request) -> _Outcome | BaseException:
+        try:
+            return (await self.ex.db.run_write(partial(_admit_txn, self.ex, [item])))[0]
+        except IntegrityError:  # unreachable under the log lock; answer 503, not 500
+            return StorageError("the bulletin could not be stored; post it again")
+        except Exception as exc:
+            return exc
+
+
 async def admit(ex: Exchange, caller: Caller, envelope: bytes) -> tuple[bool, str]:
     """Accept ``envelope``; returns (created, receipt JWS). A re-post of the same bytes
     returns the original receipt with created False."""
@@ -110,93 +176,100 @@ async def admit(ex: Exchange, caller: Caller, envelope: bytes) -> tuple[bool, st
     meta = validate_metadata(info.metadata)
     if meta["iss"] != caller.party:
         raise Forbidden("iss must be the posting party")
-    digest = b64u_encode(info.sha256)
     _check_times(ex, meta)  # a re-post passed these when it was first accepted
-    text = envelope.decode("ascii")
-    try:
-        async with ex.db.write() as conn:
-            if conn.dialect.name != "sqlite":  # SQLite: BEGIN IMMEDIATE serialises writers
-                await audit_store.lock_log(conn)  # seq order == commit order (ADR 0005)
-            try:
-                receipt, recipients = await _insert(ex, conn, meta, client_id, info, text, digest)
-            except (InputError, Forbidden, RecipientMismatch):
-                # PROTOCOL §5: a re-post is answered with its receipt (or 409), even if
-                # it would not route today; the lookup is only paid on this path.
-                existing = await bstore.by_bid(conn, meta["bid"])
-                if existing is None:
-                    raise
-                return _repost(existing, digest)
-    except IntegrityError:
-        # The bid is used (the unique key): a re-post, or another envelope under it.
-        async with ex.db.read() as conn:
-            existing = await bstore.by_bid(conn, meta["bid"])
-        if existing is None:
-            raise
-        return _repost(existing, digest)
-    ex.hub.wake(recipients)
-    ex.metrics.accepted.inc()
-    return True, receipt
+    request = _Request(meta, client_id, info, envelope.decode("ascii"), b64u_encode(info.sha256))
+    outcome = await ex.admissions.submit(request)
+    if outcome.created:
+        ex.hub.wake(outcome.recipients)
+        ex.metrics.accepted.inc()
+    return outcome.created, outcome.receipt
 
 
-async def _insert(
-    ex: Exchange,
-    conn: Any,
-    meta: dict[str, Any],
-    client_id: str,
-    info: EnvelopeInfo,
-    text: str,
-    digest: str,
-) -> tuple[str, list[str]]:
-    """Route, check the kids, store the bulletin with its deliveries and its log entry;
-    in the caller's write transaction. Returns the receipt and the recipients."""
-    state = await ex.views.get(conn)
-    recipients = sorted(route(meta, meta["iss"], state.view))
-    _check_kids(info, recipients, state.active_kid)
-    await _check_supersedes(conn, meta)
-    now = ex.clock.ms()  # under the log lock: accepted_at grows with seq
-    deadline = ex.config.ack_deadlines.get(meta["priority"])
-    seq = await bstore.insert_bulletin(
-        conn,
-        meta=meta,
-        client_id=client_id,
-        kid=info.kid,
-        envelope=text,
-        envelope_sha256=digest,
-        recipients=recipients,
-        accepted_at=now,
-        deadline=None if deadline is None else now + deadline * 1000,
-    )
-    leaf = {
-        "kind": "bulletin",
-        "bid": meta["bid"],
-        "seq": seq,
-        "iss": meta["iss"],
-        "client": client_id,
-        "recipients": recipients,
-        "envelope_sha256": digest,
-        "accepted_at": now,
+def _admit_txn(
+    ex: Exchange, items: list[_Request], conn: Connection
+) -> list[_Outcome | BaseException]:
+    """One write transaction for a batch: route, check the kids, store each bulletin with
+    its deliveries and its log entry. Runs in the writer (a thread on SQLite)."""
+    audit_store.lock_log_txn(conn)  # seq order == commit order (ADR 0005)
+    state = ex.views.get_txn(conn)
+    known = {
+        bid: _Known(b.iss, b.envelope_sha256, b.receipt)
+        for bid, b in bstore.by_bids_txn(conn, sorted({r.meta["bid"] for r in items})).items()
     }
-    log_index = await audit_store.append(conn, leaf, now)
-    receipt = _receipt(
-        ex,
-        {
-            "bid": meta["bid"],
-            "seq": seq,
-            "iss": meta["iss"],
-            "recipients": recipients,
-            "envelope_sha256": digest,
-            "accepted_at": iso_ms(now),
-            "log_index": log_index,
-        },
-    )
-    await bstore.set_receipt(conn, seq, log_index, receipt)
-    return receipt, recipients
+    seq = bstore.max_seq_txn(conn)
+    log = audit_store.Appender(conn)
+    rows: list[bstore.NewBulletin] = []
+    out: list[_Outcome | BaseException] = []
+    now = 0
+    for r in items:
+        meta = r.meta
+        try:
+            prior = known.get(meta["bid"])
+            if prior is not None:
+                # PROTOCOL §5: a re-post is answered with its receipt (or 409), even if
+                # it would not route today.
+                out.append(_repost(prior, r.digest))
+                continue
+            recipients = sorted(route(meta, meta["iss"], state.view))
+            _check_kids(r.info, recipients, state.active_kid)
+            _check_supersedes(conn, meta, known)
+        except ExchangeError as exc:
+            out.append(exc)
+            continue
+        seq += 1
+        now = max(now, ex.clock.ms())  # under the log lock: accepted_at grows with seq
+        deadline = ex.config.ack_deadlines.get(meta["priority"])
+        log_index = log.add(
+            {
+                "kind": "bulletin",
+                "bid": meta["bid"],
+                "seq": seq,
+                "iss": meta["iss"],
+                "client": r.client_id,
+                "recipients": recipients,
+                "envelope_sha256": r.digest,
+                "accepted_at": now,
+            },
+            now,
+        )
+        receipt = _receipt(
+            ex,
+            {
+                "bid": meta["bid"],
+                "seq": seq,
+                "iss": meta["iss"],
+                "recipients": recipients,
+                "envelope_sha256": r.digest,
+                "accepted_at": iso_ms(now),
+                "log_index": log_index,
+            },
+        )
+        rows.append(
+            bstore.NewBulletin(
+                seq=seq,
+                meta=meta,
+                client_id=r.client_id,
+                kid=r.info.kid,
+                envelope=r.text,
+                envelope_sha256=r.digest,
+                recipients=recipients,
+                accepted_at=now,
+                deadline=None if deadline is None else now + deadline * 1000,
+                log_index=log_index,
+                receipt=receipt,
+            )
+        )
+        known[meta["bid"]] = _Known(meta["iss"], r.digest, receipt)
+        out.append(_Outcome(True, receipt, recipients))
+    bstore.insert_bulletins_txn(conn, rows)
+    log.flush()
+    return out
 
 
-def _repost(existing: bstore.StoredBulletin, digest: str) -> tuple[bool, str]:
-    if existing.envelope_sha256 != digest:  # PROTOCOL §5: a used bid with other bytes
+def _repost(prior: _Known, digest: str) -> _Outcome:
+    if prior.envelope_sha256 != digest:  # PROTOCOL §5: a used bid with other bytes
         raise Conflict("this bid is already used by a different envelope")
-    return False, existing.receipt
+    return _Outcome(False, prior.receipt, [])
 
 
 def _check_kids(info: EnvelopeInfo, recipients: list[str], active: dict[str, str]) -> None:
@@ -218,10 +291,13 @@ def _check_kids(info: EnvelopeInfo, recipients: list[str], active: dict[str, str
         )
 
 
-async def _check_supersedes(conn: Any, meta: dict[str, Any]) -> None:
+def _check_supersedes(conn: Connection, meta: dict[str, Any], known: dict[str, _Known]) -> None:
     sup = meta["supersedes"]
     if sup is None:
         return
-    earlier = await bstore.by_bid(conn, sup)
+    earlier = known.get(sup)
+    if earlier is None:
+        stored = bstore.by_bid_txn(conn, sup)
+        earlier = None if stored is None else _Known(stored.iss, "", "")
     if earlier is None or earlier.iss != meta["iss"]:
         raise InputError("supersedes must name an earlier bulletin of the same sender")

@@ -7,6 +7,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -18,6 +19,7 @@ from exchange.config import ServerConfig
 from exchange.crypto import jws, tokens
 from exchange.crypto.keys import Ed25519Signer, SigningPublicKey, parse_signing_jwk
 from exchange.errors import AuthError, ExchangeError, Forbidden
+from exchange.service.admission import Admissions
 from exchange.service.clock import Clock
 from exchange.service.hub import Hub
 from exchange.service.marker import DeliveryMarker
@@ -82,6 +84,7 @@ class Exchange:
         #: this node's copy of the log's leaf hashes and complete subtrees (append-only)
         self.tree = MerkleCache()
         self.jtis = JtiSpender(db)
+        self.admissions = Admissions(self)
 
     # --- PROTOCOL §6 --------------------------------------------------------------------
 
@@ -100,8 +103,7 @@ class Exchange:
         kid = header.get("kid")
         if not isinstance(kid, str) or not _KID.fullmatch(kid):
             raise AuthError("token has no usable kid")
-        async with self.db.read() as conn:
-            client = await dir_store.client_by_kid(conn, kid)
+        client = await self.db.run_read(partial(dir_store.client_by_kid_txn, kid=kid), single=True)
         if client is None:
             raise AuthError("unknown key")
         if client.status != "active":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange.routing import DirectoryView, view_of
@@ -31,9 +32,14 @@ class ViewCache:
     def __init__(self) -> None:
         self._state: RoutingState | None = None
 
-    async def get(self, conn: AsyncConnection) -> RoutingState:
-        version = await dir_store.current_version(conn)
+    def get_txn(self, conn: Connection) -> RoutingState:
+        """The routing state as of ``conn``'s transaction (called from the writer thread
+        too: replacing the cached state is one assignment)."""
+        version = dir_store.current_version_txn(conn)
         state = self._state
         if state is None or state.version != version:
-            state = self._state = build_state(await dir_store.load_all(conn))
+            state = self._state = build_state(dir_store.load_all_txn(conn))
         return state
+
+    async def get(self, conn: AsyncConnection) -> RoutingState:
+        return await conn.run_sync(self.get_txn)

@@ -7,14 +7,24 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange.audit.canonical import canonical_json
 from exchange.audit.merkle import Frontier, leaf_hash
 from exchange.store import schema as s
 
-__all__ = ["TreeState", "append", "leaf_hashes", "leaves", "lock_log", "tree_state"]
+__all__ = [
+    "Appender",
+    "TreeState",
+    "append",
+    "append_txn",
+    "leaf_hashes",
+    "leaves",
+    "lock_log",
+    "lock_log_txn",
+    "tree_state",
+]
 
 
 @dataclass(frozen=True)
@@ -24,47 +34,80 @@ class TreeState:
     updated_at: int
 
 
-async def lock_log(conn: AsyncConnection) -> None:
+# Statements built once: SQLAlchemy then reuses their compiled form.
+_LOCK = select(s.audit_state.c.id).where(s.audit_state.c.id == 1)
+_LOCK_PG = _LOCK.with_for_update()
+_STATE = select(s.audit_state).where(s.audit_state.c.id == 1)
+_INSERT_LEAF = insert(s.audit_leaves)
+_INSERT_STATE = insert(s.audit_state)
+_UPDATE_STATE = update(s.audit_state).where(s.audit_state.c.id == 1)
+
+
+def lock_log_txn(conn: Connection) -> None:
     """Take the log's append lock for this transaction.
 
     Everything that appends (and every bulletin admission, which draws its ``seq`` after
     this) is serialised here, so commit order equals sequence order on every backend and
     a cursor reader never skips a row that commits late (ADR 0005)."""
-    st = s.audit_state
-    stmt = select(st.c.id).where(st.c.id == 1)
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    await conn.execute(stmt)
+    conn.execute(_LOCK_PG if conn.dialect.name == "postgresql" else _LOCK)
 
 
-async def _state(conn: AsyncConnection) -> tuple[int, Frontier]:
-    row = (await conn.execute(select(s.audit_state).where(s.audit_state.c.id == 1))).first()
-    if row is None:
-        return 0, Frontier()
-    return int(row.size), Frontier.from_json(json.loads(row.frontier))
+async def lock_log(conn: AsyncConnection) -> None:
+    await conn.run_sync(lock_log_txn)
+
+
+class Appender:
+    """Appends leaves in the caller's write transaction, which holds the log lock: the
+    state is read once and written once, the leaves in one statement at :meth:`flush`."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        row = conn.execute(_STATE).first()
+        self._fresh = row is None
+        self.size = 0 if row is None else int(row.size)
+        self._frontier = Frontier() if row is None else Frontier.from_json(json.loads(row.frontier))
+        self._rows: list[dict[str, Any]] = []
+        self._now = 0
+
+    def add(self, entry: dict[str, Any], now: int) -> int:
+        """Queue one leaf; returns its index."""
+        leaf = canonical_json(entry)
+        h = leaf_hash(leaf)
+        self._rows.append({"idx": self.size, "leaf": leaf, "leaf_hash": h, "created_at": now})
+        self._frontier.append(h)
+        self._now = now
+        self.size += 1
+        return self.size - 1
+
+    def flush(self) -> None:
+        if not self._rows:
+            return
+        self._conn.execute(_INSERT_LEAF, self._rows)
+        values = {
+            "size": self.size,
+            "frontier": json.dumps(self._frontier.to_json(), separators=(",", ":")),
+            "root_hash": self._frontier.root(),
+            "updated_at": self._now,
+        }
+        if self._fresh:
+            self._conn.execute(_INSERT_STATE, {"id": 1, **values})
+            self._fresh = False
+        else:
+            self._conn.execute(_UPDATE_STATE, values)
+        self._rows = []
+
+
+def append_txn(conn: Connection, entry: dict[str, Any], now: int) -> int:
+    """Append one leaf; returns its index. The caller holds the write transaction."""
+    lock_log_txn(conn)
+    log = Appender(conn)
+    idx = log.add(entry, now)
+    log.flush()
+    return idx
 
 
 async def append(conn: AsyncConnection, entry: dict[str, Any], now: int) -> int:
-    """Append one leaf; returns its index. The caller holds the write transaction."""
-    await lock_log(conn)
-    size, frontier = await _state(conn)
-    leaf = canonical_json(entry)
-    h = leaf_hash(leaf)
-    await conn.execute(
-        insert(s.audit_leaves).values(idx=size, leaf=leaf, leaf_hash=h, created_at=now)
-    )
-    frontier.append(h)
-    values = {
-        "size": size + 1,
-        "frontier": json.dumps(frontier.to_json(), separators=(",", ":")),
-        "root_hash": frontier.root(),
-        "updated_at": now,
-    }
-    if size == 0:
-        await conn.execute(insert(s.audit_state).values(id=1, **values))
-    else:
-        await conn.execute(update(s.audit_state).where(s.audit_state.c.id == 1).values(**values))
-    return size
+    return await conn.run_sync(append_txn, entry, now)
 
 
 async def tree_state(conn: AsyncConnection) -> TreeState:

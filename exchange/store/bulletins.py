@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -14,18 +14,23 @@ from exchange.store import schema as s
 
 __all__ = [
     "AckRow",
+    "NewBulletin",
     "StoredBulletin",
     "ack_row",
     "acks_of",
     "by_bid",
+    "by_bid_txn",
+    "by_bids_txn",
     "deliveries_of",
     "delivery_of",
     "inbox",
     "inbox_page",
     "insert_ack",
     "insert_bulletin",
+    "insert_bulletins_txn",
     "latest_seq",
     "mark_delivered",
+    "max_seq_txn",
     "overdue",
     "pending_count",
     "set_escalated",
@@ -93,13 +98,106 @@ def _stored(row: Any) -> StoredBulletin:
     )
 
 
-async def by_bid(conn: AsyncConnection, bid: str) -> StoredBulletin | None:
-    row = (await conn.execute(select(s.bulletins).where(s.bulletins.c.bid == bid))).first()
+_BY_BID = select(s.bulletins).where(s.bulletins.c.bid == bindparam("bid"))
+_INSERT_BULLETIN = insert(s.bulletins)
+_INSERT_DELIVERY = insert(s.deliveries)
+_MAX_SEQ = select(func.max(s.bulletins.c.seq))
+
+
+def by_bid_txn(conn: Connection, bid: str) -> StoredBulletin | None:
+    row = conn.execute(_BY_BID, {"bid": bid}).first()
     return _stored(row) if row else None
+
+
+async def by_bid(conn: AsyncConnection, bid: str) -> StoredBulletin | None:
+    return await conn.run_sync(by_bid_txn, bid)
+
+
+def by_bids_txn(conn: Connection, bids: list[str]) -> dict[str, StoredBulletin]:
+    """The stored bulletins among ``bids`` (one query for a whole batch)."""
+    rows = conn.execute(select(s.bulletins).where(s.bulletins.c.bid.in_(bids))).all()
+    return {r.bid: _stored(r) for r in rows}
 
 
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def max_seq_txn(conn: Connection) -> int:
+    """The newest ``seq`` (0 for none). Admission draws the next ones itself, under the
+    log's lock, so a batch can be written in one statement with its receipts (which name
+    the ``seq``) and commit order stays ``seq`` order (ADR 0005)."""
+    return int(conn.execute(_MAX_SEQ).scalar() or 0)
+
+
+@dataclass(frozen=True)
+class NewBulletin:
+    """One accepted bulletin as admission writes it."""
+
+    seq: int
+    meta: dict[str, Any]
+    client_id: str
+    kid: str
+    envelope: str
+    envelope_sha256: str
+    recipients: list[str]
+    accepted_at: int
+    deadline: int | None
+    log_index: int = -1
+    receipt: str = ""
+
+
+def insert_bulletins_txn(conn: Connection, batch: list[NewBulletin]) -> None:
+    """Insert bulletins with their deliveries, two statements for the whole batch.
+    Raises IntegrityError when a bid or seq is already used."""
+    if not batch:
+        return
+    rows: list[dict[str, Any]] = []
+    deliveries: list[dict[str, Any]] = []
+    for b in batch:
+        m = b.meta
+        rows.append(
+            {
+                "seq": b.seq,
+                "bid": m["bid"],
+                "iss": m["iss"],
+                "client_id": b.client_id,
+                "kid": b.kid,
+                "type": m["type"],
+                "priority": m["priority"],
+                "tlp": m["tlp"],
+                "iat": m["iat"],
+                "exp": m["exp"],
+                "supersedes": m["supersedes"],
+                "groups": _dumps(m["groups"]),
+                "to": _dumps(m["to"]),
+                "recipients": _dumps(b.recipients),
+                "envelope": b.envelope,
+                "envelope_sha256": b.envelope_sha256,
+                "accepted_at": b.accepted_at,
+                "log_index": b.log_index,
+                "receipt": b.receipt,
+            }
+        )
+        deliveries.extend(
+            {
+                "party": p,
+                "seq": b.seq,
+                "bid": m["bid"],
+                "priority": m["priority"],
+                "deadline": b.deadline,
+            }
+            for p in b.recipients
+        )
+    conn.execute(_INSERT_BULLETIN, rows)
+    if deliveries:
+        conn.execute(_INSERT_DELIVERY, deliveries)
+
+
+def _insert_one(conn: Connection, fields: dict[str, Any]) -> int:
+    seq = max_seq_txn(conn) + 1
+    insert_bulletins_txn(conn, [NewBulletin(seq=seq, **fields)])
+    return seq
 
 
 async def insert_bulletin(
@@ -114,48 +212,19 @@ async def insert_bulletin(
     accepted_at: int,
     deadline: int | None,
 ) -> int:
-    """Insert a bulletin and its deliveries; returns its ``seq``. Raises IntegrityError
-    when the bid is already used (a concurrent post of the same bid)."""
-    seq = (
-        await conn.execute(
-            insert(s.bulletins)
-            .values(
-                bid=meta["bid"],
-                iss=meta["iss"],
-                client_id=client_id,
-                kid=kid,
-                type=meta["type"],
-                priority=meta["priority"],
-                tlp=meta["tlp"],
-                iat=meta["iat"],
-                exp=meta["exp"],
-                supersedes=meta["supersedes"],
-                groups=_dumps(meta["groups"]),
-                to=_dumps(meta["to"]),
-                recipients=_dumps(recipients),
-                envelope=envelope,
-                envelope_sha256=envelope_sha256,
-                accepted_at=accepted_at,
-                log_index=-1,
-                receipt="",
-            )
-            .returning(s.bulletins.c.seq)
-        )
-    ).scalar_one()
-    await conn.execute(
-        insert(s.deliveries),
-        [
-            {
-                "party": p,
-                "seq": seq,
-                "bid": meta["bid"],
-                "priority": meta["priority"],
-                "deadline": deadline,
-            }
-            for p in recipients
-        ],
-    )
-    return int(seq)
+    """Insert one bulletin and its deliveries; returns its ``seq``. The caller holds the
+    log's lock (:func:`exchange.store.audit.lock_log`)."""
+    fields = {
+        "meta": meta,
+        "client_id": client_id,
+        "kid": kid,
+        "envelope": envelope,
+        "envelope_sha256": envelope_sha256,
+        "recipients": recipients,
+        "accepted_at": accepted_at,
+        "deadline": deadline,
+    }
+    return await conn.run_sync(_insert_one, fields)
 
 
 async def set_receipt(conn: AsyncConnection, seq: int, log_index: int, receipt: str) -> None:
@@ -222,8 +291,6 @@ async def inbox_page(
 async def last_seq(conn: AsyncConnection, party: str, after: int) -> int | None:
     """The newest seq for ``party`` after ``after`` (to move a filtered stream's cursor)."""
     d = s.deliveries
-    from sqlalchemy import func
-
     v = (
         await conn.execute(select(func.max(d.c.seq)).where(d.c.party == party, d.c.seq > after))
     ).scalar()
@@ -232,15 +299,11 @@ async def last_seq(conn: AsyncConnection, party: str, after: int) -> int | None:
 
 async def latest_seq(conn: AsyncConnection) -> int:
     """The newest accepted bulletin's seq (0 for none)."""
-    from sqlalchemy import func
-
     return int((await conn.execute(select(func.max(s.bulletins.c.seq)))).scalar() or 0)
 
 
 async def pending_count(conn: AsyncConnection) -> int:
     """Deliveries not yet pushed or fetched (a gauge for operators)."""
-    from sqlalchemy import func
-
     d = s.deliveries
     return int(
         (await conn.execute(select(func.count()).where(d.c.delivered_at.is_(None)))).scalar() or 0

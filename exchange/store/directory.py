@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,11 +24,14 @@ __all__ = [
     "bump_version",
     "client_by_id",
     "client_by_kid",
+    "client_by_kid_txn",
     "current_version",
+    "current_version_txn",
     "delete_subscription",
     "enc_key_by_kid",
     "group_exists",
     "load_all",
+    "load_all_txn",
     "member_role",
     "party_exists",
     "put_subscription",
@@ -79,9 +82,16 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+_VERSION = select(s.directory_meta.c.version)
+_CLIENT_BY_KID = select(s.clients).where(s.clients.c.kid == bindparam("kid"))
+
+
+def current_version_txn(conn: Connection) -> int:
+    return int(conn.execute(_VERSION).scalar() or 0)
+
+
 async def current_version(conn: AsyncConnection) -> int:
-    v = (await conn.execute(select(s.directory_meta.c.version))).scalar()
-    return int(v or 0)
+    return await conn.run_sync(current_version_txn)
 
 
 async def bump_version(conn: AsyncConnection) -> int:
@@ -161,9 +171,13 @@ async def add_client(
     )
 
 
-async def client_by_kid(conn: AsyncConnection, kid: str) -> ClientRow | None:
-    row = (await conn.execute(select(s.clients).where(s.clients.c.kid == kid))).first()
+def client_by_kid_txn(conn: Connection, kid: str) -> ClientRow | None:
+    row = conn.execute(_CLIENT_BY_KID, {"kid": kid}).first()
     return ClientRow.of(row) if row else None
+
+
+async def client_by_kid(conn: AsyncConnection, kid: str) -> ClientRow | None:
+    return await conn.run_sync(client_by_kid_txn, kid)
 
 
 async def client_by_id(conn: AsyncConnection, cid: str) -> ClientRow | None:
@@ -317,11 +331,11 @@ async def delete_subscription(conn: AsyncConnection, *, group: str, source: str)
         raise NotFound(f"{group} has no subscription to {source}")
 
 
-async def load_all(conn: AsyncConnection) -> dict[str, Any]:
+def load_all_txn(conn: Connection) -> dict[str, Any]:
     """The whole directory as plain data, in a stable order (for signing and routing)."""
     parties = [
         {"id": r.id, "name": r.name, "kind": r.kind}
-        for r in (await conn.execute(select(s.parties).order_by(s.parties.c.id))).all()
+        for r in (conn.execute(select(s.parties).order_by(s.parties.c.id))).all()
     ]
     clients = [
         {
@@ -332,35 +346,27 @@ async def load_all(conn: AsyncConnection) -> dict[str, Any]:
             "status": c.status,
             "jwk": c.jwk,
         }
-        for c in map(
-            ClientRow.of, (await conn.execute(select(s.clients).order_by(s.clients.c.id))).all()
-        )
+        for c in map(ClientRow.of, (conn.execute(select(s.clients).order_by(s.clients.c.id))).all())
     ]
     keys = [
         {"kid": k.kid, "party": k.party, "alg": k.alg, "status": k.status, "jwk": k.jwk}
         for k in map(
             EncKeyRow.of,
-            (
-                await conn.execute(
-                    select(s.enc_keys).order_by(
-                        s.enc_keys.c.party, s.enc_keys.c.created_at, s.enc_keys.c.kid
-                    )
+            conn.execute(
+                select(s.enc_keys).order_by(
+                    s.enc_keys.c.party, s.enc_keys.c.created_at, s.enc_keys.c.kid
                 )
             ).all(),
         )
     ]
     members: dict[str, list[dict[str, str]]] = {}
-    for r in (
-        await conn.execute(
-            select(s.memberships).order_by(s.memberships.c.group_id, s.memberships.c.party)
-        )
+    for r in conn.execute(
+        select(s.memberships).order_by(s.memberships.c.group_id, s.memberships.c.party)
     ).all():
         members.setdefault(r.group_id, []).append({"party": r.party, "role": r.role})
     subs: dict[str, list[dict[str, Any]]] = {}
-    for r in (
-        await conn.execute(
-            select(s.subscriptions).order_by(s.subscriptions.c.group_id, s.subscriptions.c.source)
-        )
+    for r in conn.execute(
+        select(s.subscriptions).order_by(s.subscriptions.c.group_id, s.subscriptions.c.source)
     ).all():
         d = _sub_dict(r)
         del d["group"]
@@ -372,12 +378,16 @@ async def load_all(conn: AsyncConnection) -> dict[str, Any]:
             "members": members.get(g.id, []),
             "subscriptions": subs.get(g.id, []),
         }
-        for g in (await conn.execute(select(s.groups).order_by(s.groups.c.id))).all()
+        for g in (conn.execute(select(s.groups).order_by(s.groups.c.id))).all()
     ]
     return {
-        "version": await current_version(conn),
+        "version": current_version_txn(conn),
         "parties": parties,
         "clients": clients,
         "encryption_keys": keys,
         "groups": groups,
     }
+
+
+async def load_all(conn: AsyncConnection) -> dict[str, Any]:
+    return await conn.run_sync(load_all_txn)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import Connection, delete, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange.store import schema as s
 
-__all__ = ["prune_jtis", "use_jti", "use_jtis"]
+__all__ = ["prune_jtis", "use_jti", "use_jtis", "use_jtis_txn"]
 
 
 async def use_jti(conn: AsyncConnection, jti: str, exp: int) -> bool:
@@ -25,7 +25,7 @@ async def use_jti(conn: AsyncConnection, jti: str, exp: int) -> bool:
     return True
 
 
-async def use_jtis(conn: AsyncConnection, batch: list[tuple[str, int]]) -> set[str]:
+def use_jtis_txn(conn: Connection, batch: list[tuple[str, int]]) -> set[str]:
     """Record many distinct ids in one statement; returns those that were new.
 
     ``INSERT … ON CONFLICT DO NOTHING RETURNING``: an id already present (spent on any
@@ -37,7 +37,11 @@ async def use_jtis(conn: AsyncConnection, batch: list[tuple[str, int]]) -> set[s
     else:
         stmt = sqlite_insert(s.jtis).values(values).on_conflict_do_nothing(index_elements=["jti"])
     stmt = stmt.returning(s.jtis.c.jti)
-    return {str(r.jti) for r in (await conn.execute(stmt)).all()}
+    return {str(r.jti) for r in conn.execute(stmt).all()}
+
+
+async def use_jtis(conn: AsyncConnection, batch: list[tuple[str, int]]) -> set[str]:
+    return await conn.run_sync(use_jtis_txn, batch)
 
 
 async def prune_jtis(conn: AsyncConnection, now: int, skew: int) -> int:

@@ -43,7 +43,7 @@ async def test_same_id_twice_in_one_batch_passes_once(db: Database) -> None:
 class _Down(Database):
     """A database whose every write fails as an unreachable one does."""
 
-    def write(self):  # type: ignore[override]
+    async def run_write(self, fn):  # type: ignore[no-untyped-def,override]
         raise StorageError("database unreachable")
 
 
