@@ -1,8 +1,9 @@
 """``GET /v1/stream``: the backlog after a cursor, then each new bulletin (PROTOCOL §7).
 
-Each connection reads its party's inbox after its own cursor when woken, so it never
-skips or repeats an item. A subscriber that does not read within the send timeout is
-dropped and resumes by cursor; it can never stall the others."""
+Each connection reads its party's inbox after its own cursor, then takes new bulletins
+from the hub (or reads again when the hub cannot vouch for them), so it never skips or
+repeats an item. A subscriber that makes no progress within the send timeout is dropped
+and resumes by cursor; it can never stall the others."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Coroutine
+import re
+from collections.abc import Callable, Coroutine, Iterator
+from functools import partial
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -28,7 +31,18 @@ __all__ = ["routes"]
 routes = web.RouteTableDef()
 log = logging.getLogger("exchange.stream")
 
-#: seconds one frame may take to leave; a reader slower than that is dropped
+#: an envelope is a compact JWS: nothing in it needs escaping inside a JSON string
+_PLAIN = re.compile(r"[A-Za-z0-9_.-]*")
+
+
+def frame_of(item: dict[str, Any]) -> str:
+    """The stream message for one inbox item. The envelope (up to ``max_body`` bytes) is
+    spliced in rather than run through the JSON encoder: catch-up sends thousands."""
+    envelope: str = item["envelope"]
+    if not _PLAIN.fullmatch(envelope):  # admission checked its form; never trust it here
+        return json.dumps({"kind": "bulletin", **item})
+    head = json.dumps({"kind": "bulletin", **item, "envelope": ""})
+    return head[: -len('""}')] + '"' + envelope + '"}'
 
 
 def _filters(request: web.Request) -> tuple[str | None, frozenset[str] | None]:
@@ -87,6 +101,29 @@ class _Socket:
         await self._bounded(self.ws.send_str(json.dumps(msg)))
         self.last_sent = self.loop.time()
 
+    async def send_frames(self, frames: Iterator[str]) -> None:
+        """Send frames one after another in one task; the peer is cut off when none of
+        them left for ``timeout`` seconds (a slow but reading peer keeps up)."""
+        task = asyncio.ensure_future(self._send_all(frames))
+        try:
+            while True:
+                await asyncio.wait({task}, timeout=self.timeout)
+                if task.done():
+                    task.result()
+                    return
+                if self.loop.time() - self.last_sent > self.timeout:
+                    raise TimeoutError
+        except BaseException:
+            if not task.done():
+                self.cut_off()
+                task.add_done_callback(_consume)
+            raise
+
+    async def _send_all(self, frames: Iterator[str]) -> None:
+        for frame in frames:
+            await self.ws.send_str(frame)
+            self.last_sent = self.loop.time()
+
     async def close(self, code: int) -> None:
         if self.cut or self.ws.closed:
             return
@@ -131,35 +168,69 @@ async def stream(request: web.Request) -> web.StreamResponse:
     request.app[SOCKETS].add(ws)
     sub = ex.hub.subscribe(caller.party)
     # A page bounds what one read holds in memory (items carry whole envelopes).
-    page = ex.limits.page_size
+    page = ex.limits.max_page_size
+    carry = ex.hub.carry
+
+    def listed(items: list[dict[str, Any]], sent: list[int]) -> Iterator[str]:
+        """Frames of the wanted items; the cursor moves past each item examined, pushed
+        or filtered out (PROTOCOL §7: never skipped, never repeated)."""
+        nonlocal cursor
+        for item in items:
+            if _wanted(item, min_priority, types):
+                yield frame_of(item)
+                sent.append(item["seq"])
+            cursor = item["seq"]
+
+    async def push(frames: Callable[[list[int]], Iterator[str]]) -> None:
+        sent: list[int] = []
+        try:
+            await sock.send_frames(frames(sent))
+        finally:
+            ex.marker.mark(caller.party, sent)  # delivered_at: first push
 
     async def push_backlog() -> None:
-        """Everything after the cursor, in seq order; the cursor moves past each item
-        examined, pushed or filtered out (PROTOCOL §7: never skipped, never repeated)."""
-        nonlocal cursor
+        """Everything after the cursor, in seq order, from the database."""
         while True:
-            async with ex.db.read() as conn:
-                items, more = await bstore.inbox_page(
-                    conn, caller.party, cursor, page, ex.limits.page_bytes
+            items, more = await ex.db.run_read(
+                partial(
+                    bstore.inbox_page_txn,
+                    party=caller.party,
+                    after=cursor,
+                    limit=page,
+                    max_bytes=ex.limits.page_bytes,
+                    chunk=256,
                 )
-            sent: list[int] = []
-            try:
-                for item in items:
-                    if _wanted(item, min_priority, types):
-                        await sock.send({"kind": "bulletin", **item})
-                        sent.append(item["seq"])
-                    cursor = item["seq"]
-            finally:
-                ex.marker.mark(caller.party, sent)  # delivered_at: first push
+            )
+            await push(partial(listed, items))
             if not more:
                 return
+
+    def arrived(sent: list[int]) -> Iterator[str]:
+        """What the hub carried since the last read (see service/hub.py)."""
+        nonlocal cursor
+        while sub.arrivals and not sub.stale:
+            arrival = sub.arrivals.popleft()
+            if arrival.seq <= cursor:
+                continue  # also in the database read
+            if _wanted(arrival.item, min_priority, types):
+                if arrival.frame is None:
+                    arrival.frame = frame_of(arrival.item)
+                yield arrival.frame
+                sent.append(arrival.seq)
+            cursor = arrival.seq
 
     async def pump() -> None:
         while not ws.closed:
             sub.wake.clear()
-            await push_backlog()
+            if sub.stale or not carry:
+                sub.stale = False
+                await push_backlog()
+            if carry:
+                await push(arrived)
             while sub.notices:
                 await sock.send(sub.notices.popleft())
+            if sub.stale or sub.arrivals:
+                continue
             # Only a wake-up means the inbox may have grown; a heartbeat goes out when
             # nothing else was sent for that long, and costs no database read.
             while True:

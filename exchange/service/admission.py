@@ -34,6 +34,7 @@ from exchange.errors import (
 from exchange.routing import recipients as route
 from exchange.service.batch import Batcher
 from exchange.service.clock import iso_ms
+from exchange.service.hub import Arrival
 from exchange.store import audit as audit_store
 from exchange.store import bulletins as bstore
 from exchange.store import directory as dir_store
@@ -115,7 +116,7 @@ class _Request:
 class _Outcome:
     created: bool
     receipt: str
-    recipients: list[str]
+    arrival: Arrival | None = None
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class Admissions(Batcher[_Request, _Outcome]):
 
     async def commit(self, items: list[_Request]) -> list[_Outcome | BaseException]:
         try:
-            return await self.ex.db.run_write(partial(_admit_txn, self.ex, items))
+            return self._published(await self.ex.db.run_write(partial(_admit_txn, self.ex, items)))
         except StorageError:
             raise
         except Exception:
@@ -152,11 +153,22 @@ class Admissions(Batcher[_Request, _Outcome]):
 
     async def _alone(self, item: _Request) -> _Outcome | BaseException:
         try:
-            return (await self.ex.db.run_write(partial(_admit_txn, self.ex, [item])))[0]
+            outcomes = await self.ex.db.run_write(partial(_admit_txn, self.ex, [item]))
         except IntegrityError:  # unreachable under the log lock; answer 503, not 500
             return StorageError("the bulletin could not be stored; post it again")
         except Exception as exc:
             return exc
+        return self._published(outcomes)[0]
+
+    def _published(
+        self, outcomes: list[_Outcome | BaseException]
+    ) -> list[_Outcome | BaseException]:
+        """Hand the committed bulletins to the live streams, here in the one flusher and
+        in seq order (not in each request, which its client may abandon)."""
+        arrivals = [o.arrival for o in outcomes if isinstance(o, _Outcome) and o.arrival]
+        self.ex.hub.publish(arrivals)
+        self.ex.metrics.accepted.inc(len(arrivals))
+        return outcomes
 
 
 async def admit(ex: Exchange, caller: Caller, envelope: bytes) -> tuple[bool, str]:
@@ -179,9 +191,6 @@ async def admit(ex: Exchange, caller: Caller, envelope: bytes) -> tuple[bool, st
     _check_times(ex, meta)  # a re-post passed these when it was first accepted
     request = _Request(meta, client_id, info, envelope.decode("ascii"), b64u_encode(info.sha256))
     outcome = await ex.admissions.submit(request)
-    if outcome.created:
-        ex.hub.wake(outcome.recipients)
-        ex.metrics.accepted.inc()
     return outcome.created, outcome.receipt
 
 
@@ -260,7 +269,7 @@ def _admit_txn(
             )
         )
         known[meta["bid"]] = _Known(meta["iss"], r.digest, receipt)
-        out.append(_Outcome(True, receipt, recipients))
+        out.append(_Outcome(True, receipt, Arrival(rows[-1].item(), recipients)))
     bstore.insert_bulletins_txn(conn, rows)
     log.flush()
     return out
@@ -269,7 +278,7 @@ def _admit_txn(
 def _repost(prior: _Known, digest: str) -> _Outcome:
     if prior.envelope_sha256 != digest:  # PROTOCOL §5: a used bid with other bytes
         raise Conflict("this bid is already used by a different envelope")
-    return _Outcome(False, prior.receipt, [])
+    return _Outcome(False, prior.receipt)
 
 
 def _check_kids(info: EnvelopeInfo, recipients: list[str], active: dict[str, str]) -> None:

@@ -73,7 +73,10 @@ class Exchange:
         self.db = db
         self.signer = signer
         self.clock = clock or Clock()
-        self.hub = Hub(queue_size=config.limits.ws_send_queue)
+        # The only writer (SQLite, no poll for other processes) sees every commit, in
+        # order: its streams can take new bulletins from memory (service/hub.py).
+        sole_writer = db.is_sqlite and not config.poll_interval
+        self.hub = Hub(queue_size=config.limits.ws_send_queue, carry=sole_writer)
         self.rate = RateLimiter(config.limits.rate_per_second, config.limits.rate_burst)
         self.views = ViewCache()
         self.metrics = Metrics()

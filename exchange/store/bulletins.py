@@ -25,6 +25,8 @@ __all__ = [
     "delivery_of",
     "inbox",
     "inbox_page",
+    "inbox_page_txn",
+    "inbox_txn",
     "insert_ack",
     "insert_bulletin",
     "insert_bulletins_txn",
@@ -146,6 +148,24 @@ class NewBulletin:
     log_index: int = -1
     receipt: str = ""
 
+    def item(self) -> dict[str, Any]:
+        """The inbox item (PROTOCOL §7), as :func:`item_of` reads it back."""
+        m = self.meta
+        return {
+            "seq": self.seq,
+            "bid": m["bid"],
+            "iss": m["iss"],
+            "groups": list(m["groups"]),
+            "to": list(m["to"]),
+            "type": m["type"],
+            "priority": m["priority"],
+            "tlp": m["tlp"],
+            "iat": m["iat"],
+            "exp": m["exp"],
+            "supersedes": m["supersedes"],
+            "envelope": self.envelope,
+        }
+
 
 def insert_bulletins_txn(conn: Connection, batch: list[NewBulletin]) -> None:
     """Insert bulletins with their deliveries, two statements for the whole batch.
@@ -235,8 +255,8 @@ async def set_receipt(conn: AsyncConnection, seq: int, log_index: int, receipt: 
     )
 
 
-async def inbox(
-    conn: AsyncConnection,
+def inbox_txn(
+    conn: Connection,
     party: str,
     after: int,
     limit: int,
@@ -255,12 +275,26 @@ async def inbox(
         q = q.where(s.bulletins.c.type.in_(sorted(types)))
     if priorities is not None:
         q = q.where(s.bulletins.c.priority.in_(sorted(priorities)))
-    rows = (await conn.execute(q.order_by(d.c.seq).limit(limit))).all()
+    rows = conn.execute(q.order_by(d.c.seq).limit(limit)).all()
     return [item_of(r) for r in rows]
 
 
-async def inbox_page(
+async def inbox(
     conn: AsyncConnection,
+    party: str,
+    after: int,
+    limit: int,
+    *,
+    types: frozenset[str] | None = None,
+    priorities: frozenset[str] | None = None,
+) -> list[dict[str, Any]]:
+    return await conn.run_sync(
+        lambda c: inbox_txn(c, party, after, limit, types=types, priorities=priorities)
+    )
+
+
+def inbox_page_txn(
+    conn: Connection,
     party: str,
     after: int,
     limit: int,
@@ -275,7 +309,7 @@ async def inbox_page(
     size = 0
     while len(out) < limit:
         want = min(chunk, limit - len(out))
-        batch = await inbox(conn, party, after, want)
+        batch = inbox_txn(conn, party, after, want)
         for item in batch:
             n = len(item["envelope"])
             if out and size + n > max_bytes:
@@ -286,6 +320,20 @@ async def inbox_page(
         if len(batch) < want:
             return out, False
     return out, True
+
+
+async def inbox_page(
+    conn: AsyncConnection,
+    party: str,
+    after: int,
+    limit: int,
+    max_bytes: int,
+    *,
+    chunk: int = 32,
+) -> tuple[list[dict[str, Any]], bool]:
+    return await conn.run_sync(
+        lambda c: inbox_page_txn(c, party, after, limit, max_bytes, chunk=chunk)
+    )
 
 
 async def last_seq(conn: AsyncConnection, party: str, after: int) -> int | None:

@@ -67,16 +67,18 @@ async def test_storage_failure_mid_stream_is_ridden_out(
     stream = Collector(uz)
     await stream.until_bid(first.bid)
 
-    inbox = routes_stream.bstore.inbox
+    inbox = routes_stream.bstore.inbox_page_txn
     failures = [2]
 
-    async def flaky(*args: Any, **kw: Any) -> Any:
+    def flaky(*args: Any, **kw: Any) -> Any:
         if failures[0]:
             failures[0] -= 1
             raise StorageError("database unreachable")
-        return await inbox(*args, **kw)
+        return inbox(*args, **kw)
 
-    monkeypatch.setattr(routes_stream.bstore, "inbox", flaky)
+    monkeypatch.setattr(routes_stream.bstore, "inbox_page_txn", flaky)
+    # New bulletins come from memory on one node; make the stream read the database.
+    harness.server.exchange.hub.wake_all()
     later = [await kz.post(threat("KZ", groups=[], to=["UZ"], tlp="red")) for _ in range(3)]
     await stream.until_bid(later[-1].bid, timeout=15)
     assert failures == [0], "the failure was not exercised"
