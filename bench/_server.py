@@ -90,6 +90,25 @@ def main() -> None:
     )
     if os.environ.get("BENCH_COUNT"):
         _count_round_trips()
+    threads_out = os.environ.get("BENCH_YAPPI")  # CPU time per function, every thread
+    if threads_out:
+        import yappi  # pip install yappi (a bench tool, like py-spy)
+
+        yappi.set_clock_type("cpu")
+        yappi.start()
+        try:
+            asyncio.run(serve(cfg))
+        finally:
+            yappi.stop()
+            with open(threads_out, "w") as f:
+                for th in yappi.get_thread_stats():
+                    f.write(f"== thread {th.name} {th.id}: {th.ttot:.3f} s CPU\n")
+                    stats = yappi.get_func_stats(filter={"ctx_id": th.id})
+                    stats.sort("tsub")
+                    for s in list(stats)[:40]:
+                        f.write(f"  self {s.tsub:8.3f}  incl {s.ttot:8.3f}  {s.ncall:>8}  ")
+                        f.write(f"{s.name} ({s.module.rsplit('/', 1)[-1]}:{s.lineno})\n")
+        return
     out = os.environ.get("BENCH_CPROFILE")  # deterministic profile of the loop thread
     if not out:
         asyncio.run(serve(cfg))

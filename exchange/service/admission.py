@@ -37,7 +37,6 @@ from exchange.service.clock import iso_ms
 from exchange.service.hub import Arrival
 from exchange.store import audit as audit_store
 from exchange.store import bulletins as bstore
-from exchange.store import directory as dir_store
 
 if TYPE_CHECKING:
     from exchange.service.core import Caller, Exchange
@@ -71,7 +70,7 @@ async def _sender_key(
         # The usual case: signed by the posting client itself, whose key, status and
         # roles the request's authentication has just read (and require("poster") checked).
         return caller.client_id, _KEYS[kid]
-    client = await ex.db.run_read(partial(dir_store.client_by_kid_txn, kid=kid), single=True)
+    client = await ex.clients.by_kid(kid)
     if client is None or client.status != "active":
         raise UnknownKey("the envelope's signing key is not an active client key")
     if "poster" not in client.roles:

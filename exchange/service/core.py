@@ -7,7 +7,6 @@ import contextlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,6 +19,7 @@ from exchange.crypto import jws, tokens
 from exchange.crypto.keys import Ed25519Signer, SigningPublicKey, parse_signing_jwk
 from exchange.errors import AuthError, ExchangeError, Forbidden
 from exchange.service.admission import Admissions
+from exchange.service.clients import ClientCache
 from exchange.service.clock import Clock
 from exchange.service.hub import Hub
 from exchange.service.marker import DeliveryMarker
@@ -88,6 +88,7 @@ class Exchange:
         self.tree = MerkleCache()
         self.jtis = JtiSpender(db)
         self.admissions = Admissions(self)
+        self.clients = ClientCache(db, enabled=sole_writer)
 
     # --- PROTOCOL §6 --------------------------------------------------------------------
 
@@ -106,7 +107,7 @@ class Exchange:
         kid = header.get("kid")
         if not isinstance(kid, str) or not _KID.fullmatch(kid):
             raise AuthError("token has no usable kid")
-        client = await self.db.run_read(partial(dir_store.client_by_kid_txn, kid=kid), single=True)
+        client = await self.clients.by_kid(kid)
         if client is None:
             raise AuthError("unknown key")
         if client.status != "active":
@@ -149,9 +150,13 @@ class Exchange:
         first, so that changes are serialised on every backend: on PostgreSQL two
         concurrent changes would otherwise read the same version, the same active
         encryption key or the same missing membership (PROTOCOL §1, §7)."""
-        async with self.db.write() as conn:
-            await audit_store.lock_log(conn)
-            yield conn
+        self.clients.invalidate()
+        try:
+            async with self.db.write() as conn:
+                await audit_store.lock_log(conn)
+                yield conn
+        finally:
+            self.clients.invalidate()
 
     async def record_directory_change(
         self, conn: AsyncConnection, op: str, subject: dict[str, Any]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Connection, delete, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -25,19 +23,24 @@ async def use_jti(conn: AsyncConnection, jti: str, exp: int) -> bool:
     return True
 
 
+_SPEND = {
+    "postgresql": pg_insert(s.jtis)
+    .on_conflict_do_nothing(index_elements=["jti"])
+    .returning(s.jtis.c.jti),
+    "sqlite": sqlite_insert(s.jtis)
+    .on_conflict_do_nothing(index_elements=["jti"])
+    .returning(s.jtis.c.jti),
+}
+
+
 def use_jtis_txn(conn: Connection, batch: list[tuple[str, int]]) -> set[str]:
     """Record many distinct ids in one statement; returns those that were new.
 
-    ``INSERT … ON CONFLICT DO NOTHING RETURNING``: an id already present (spent on any
-    node) is simply not returned; the primary key still decides every race."""
-    values = [{"jti": j, "exp": e} for j, e in batch]
-    stmt: Any
-    if conn.dialect.name == "postgresql":
-        stmt = pg_insert(s.jtis).values(values).on_conflict_do_nothing(index_elements=["jti"])
-    else:
-        stmt = sqlite_insert(s.jtis).values(values).on_conflict_do_nothing(index_elements=["jti"])
-    stmt = stmt.returning(s.jtis.c.jti)
-    return {str(r.jti) for r in conn.execute(stmt).all()}
+    ``INSERT … ON CONFLICT DO NOTHING RETURNING``, built once and run as one
+    executemany: an id already present (spent on any node) is simply not returned; the
+    primary key still decides every race."""
+    rows = conn.execute(_SPEND[conn.dialect.name], [{"jti": j, "exp": e} for j, e in batch])
+    return {str(r.jti) for r in rows.all()}
 
 
 async def use_jtis(conn: AsyncConnection, batch: list[tuple[str, int]]) -> set[str]:
