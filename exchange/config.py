@@ -61,6 +61,10 @@ class ServerConfig:
     # Fallback wake-up for streams when a cross-node notification is lost. None: off on
     # SQLite (one writer process sees every commit), 2 s on PostgreSQL.
     poll_interval: float | None = None
+    # Server processes sharing the port (exchange/workers.py); each is one event loop.
+    workers: int = 1
+    # Bind with SO_REUSEPORT (set for each worker of several).
+    reuse_port: bool = False
     # On SIGTERM: stop accepting, then let requests already received finish for up to
     # this long before streams are closed (1001) and the database is released.
     drain_timeout: float = 10.0
@@ -85,6 +89,7 @@ def from_env(**overrides: object) -> ServerConfig:
         exchange_id=env.get("EXCHANGE_ID", ServerConfig.exchange_id),
         host=env.get("EXCHANGE_HOST", ServerConfig.host),
         port=int(env.get("EXCHANGE_PORT", ServerConfig.port)),
+        workers=int(env.get("EXCHANGE_WORKERS", ServerConfig.workers)),
     )
     given = {k: v for k, v in overrides.items() if v is not None}
     return replace(cfg, **given)  # type: ignore[arg-type]

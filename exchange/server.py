@@ -200,7 +200,9 @@ class RunningServer:
         await self.runner.cleanup()
 
 
-async def start(ex: Exchange, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+async def start(
+    ex: Exchange, host: str = "127.0.0.1", port: int = 0, *, reuse_port: bool = False
+) -> RunningServer:
     """Serve ``ex`` on ``host:port`` (0: a free port) inside the running loop."""
     app = create_app(ex)
     gate = Gate()
@@ -216,7 +218,7 @@ async def start(ex: Exchange, host: str = "127.0.0.1", port: int = 0) -> Running
         logger=_http_log,
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=reuse_port or None)
     await site.start()
     actual = port
     for addr in runner.addresses:  # the port the OS chose when asked for 0
@@ -229,10 +231,16 @@ async def serve(config: ServerConfig) -> None:
     """Run until SIGINT/SIGTERM; then stop accepting, finish in-flight requests and
     close streams with 1001 (going away)."""
     setup_logging()
+    if config.workers > 1:
+        from exchange.workers import supervise
+
+        await supervise(config)
+        return
     ex = await open_exchange(config)
-    server = await start(ex, config.host, config.port)
+    server = await start(ex, config.host, config.port, reuse_port=config.reuse_port)
     log.info("serving %s at %s", config.exchange_id, server.url)
-    print(f"AVSEC Exchange '{config.exchange_id}' listening on {server.url}", flush=True)
+    if not config.reuse_port:  # a worker of several: the supervisor says it once
+        print(f"AVSEC Exchange '{config.exchange_id}' listening on {server.url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -127,6 +127,7 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
             exchange_id=args.exchange_id,
             host=args.host,
             port=args.port,
+            workers=getattr(args, "workers", None),
         )
     except ValueError as exc:  # EXCHANGE_PORT is not a number
         raise InputError(f"bad server setting in the environment: {exc}") from exc

@@ -44,6 +44,12 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
         "SIGINT or SIGTERM.",
     )
     add_server_options(p)
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="server processes sharing the port, one per core (env EXCHANGE_WORKERS; 1)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
@@ -115,6 +121,8 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     from exchange.server import open_exchange, serve
 
     cfg = server_config(args)
+    if cfg.workers < 1:
+        raise InputError("--workers must be 1 or more")
     # Check the database and the server key before serve() turns on the JSON logs, so
     # that "not initialised" or "schema out of date" is one plain line.
     ex = await open_exchange(cfg)

@@ -7,6 +7,7 @@ Concurrent admissions share that transaction (group commit), each with its own o
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from functools import partial
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from exchange.service.core import Caller, Exchange
 
 __all__ = ["Admissions", "admit"]
+
+log = logging.getLogger("exchange.admission")
 
 
 _KID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -141,33 +144,36 @@ class Admissions(Batcher[_Request, _Outcome]):
 
     async def commit(self, items: list[_Request]) -> list[_Outcome | BaseException]:
         try:
-            return self._published(await self.ex.db.run_write(partial(_admit_txn, self.ex, items)))
+            outcomes = await self.ex.db.run_write(partial(_admit_txn, self.ex, items))
         except StorageError:
             raise
-        except Exception:
+        except Exception as exc:
             if len(items) == 1:
-                raise
-        # Something no check foresaw failed the whole batch: isolate it, item by item.
-        return [await self._alone(item) for item in items]
+                outcomes = [_unforeseen(exc)]
+            else:  # something no check foresaw failed the batch: isolate it
+                outcomes = [await self._alone(item) for item in items]
+        # Committed: hand the bulletins to the live streams, here in the one flusher
+        # and in seq order (not in each request, which its client may abandon).
+        arrivals = [o.arrival for o in outcomes if isinstance(o, _Outcome) and o.arrival]
+        self.ex.metrics.accepted.inc(len(arrivals))
+        try:
+            self.ex.hub.publish(arrivals)
+        except Exception:  # never fail what is stored: the streams read the database
+            log.exception("live delivery of an admitted batch failed")
+            self.ex.hub.wake_all()
+        return outcomes
 
     async def _alone(self, item: _Request) -> _Outcome | BaseException:
         try:
-            outcomes = await self.ex.db.run_write(partial(_admit_txn, self.ex, [item]))
-        except IntegrityError:  # unreachable under the log lock; answer 503, not 500
-            return StorageError("the bulletin could not be stored; post it again")
+            return (await self.ex.db.run_write(partial(_admit_txn, self.ex, [item])))[0]
         except Exception as exc:
-            return exc
-        return self._published(outcomes)[0]
+            return _unforeseen(exc)
 
-    def _published(
-        self, outcomes: list[_Outcome | BaseException]
-    ) -> list[_Outcome | BaseException]:
-        """Hand the committed bulletins to the live streams, here in the one flusher and
-        in seq order (not in each request, which its client may abandon)."""
-        arrivals = [o.arrival for o in outcomes if isinstance(o, _Outcome) and o.arrival]
-        self.ex.hub.publish(arrivals)
-        self.ex.metrics.accepted.inc(len(arrivals))
-        return outcomes
+
+def _unforeseen(exc: Exception) -> BaseException:
+    if isinstance(exc, IntegrityError):  # unreachable under the log lock: 503, not 500
+        return StorageError("the bulletin could not be stored; post it again")
+    return exc
 
 
 async def admit(ex: Exchange, caller: Caller, envelope: bytes) -> tuple[bool, str]:

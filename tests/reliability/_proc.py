@@ -89,6 +89,7 @@ class ServerProcess:
         exchange_id: str = "rel-exchange",
         port: int | None = None,
         env: dict[str, str] | None = None,
+        serve_args: Sequence[str] = (),
     ) -> None:
         self.folder = folder
         self.db_url = db_url
@@ -96,6 +97,7 @@ class ServerProcess:
         self.exchange_id = exchange_id
         self.port = port or free_port()
         self.env = dict(env or {})
+        self.serve_args = list(serve_args)
         self.keys = folder / "keys"
         self.log = folder / "serve.log"
         self.starts = 0
@@ -170,7 +172,7 @@ class ServerProcess:
     async def start(self, timeout: float = 30) -> None:
         """``exchange serve``, then wait until ``/v1/health`` answers 200."""
         assert self.returncode() is not None or self._proc is None, "already running"
-        self._proc = self._spawn(self._argv("serve"))
+        self._proc = self._spawn([*self._argv("serve"), *self.serve_args])
         self.starts += 1
         deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as s:
@@ -203,6 +205,23 @@ class ServerProcess:
         if self._proc is not None and self.returncode() is None:
             self.signal(signal.SIGKILL)
             await self.wait(10)
+
+    def children(self) -> list[int]:
+        """Pids of the server process's live workers (``--workers``: multiprocessing
+        spawn children; its resource tracker is not one)."""
+        out = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if fields[0] != "Z" and int(fields[1]) == self.pid and b"spawn_main" in cmdline:
+                out.append(int(entry.name))
+        return out
 
     def rss(self) -> int:
         """Resident memory of the server process, in bytes (Linux /proc)."""
