@@ -195,10 +195,20 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 
 def proc_cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process (all its threads)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
+    """User plus system CPU time of a process (all its threads) and of its live child
+    processes (the workers of ``exchange serve --workers``)."""
+    total = 0.0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:  # itself, or a child
+            total += (int(fields[11]) + int(fields[12])) / _TICK
+    return total
 
 
 def proc_rss_mib(pid: int) -> float:

@@ -67,6 +67,15 @@ def _count_round_trips() -> None:
     signal.signal(signal.SIGUSR1, dump)  # a snapshot on demand
 
 
+def _free_port() -> int:
+    """Workers bind one fixed port together (SO_REUSEPORT), so pick it here."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--db", required=True)
@@ -75,6 +84,7 @@ def main() -> None:
     p.add_argument("--port", type=int, default=0, help="0: a free port")
     p.add_argument("--rate", type=float, default=1e6, help="per-client requests/s")
     p.add_argument("--ws-heartbeat", type=float, help="Limits.ws_heartbeat (default 20 s)")
+    p.add_argument("--workers", type=int, default=1, help="exchange serve --workers")
     args = p.parse_args()
     raise_nofile()
     limits = Limits(rate_per_second=args.rate, rate_burst=max(200, int(args.rate)))
@@ -85,8 +95,9 @@ def main() -> None:
         keys_dir=Path(args.keys),
         exchange_id=args.exchange_id,
         host="127.0.0.1",
-        port=args.port,
+        port=args.port or (_free_port() if args.workers > 1 else 0),
         limits=limits,
+        workers=args.workers,
     )
     if os.environ.get("BENCH_COUNT"):
         _count_round_trips()

@@ -116,7 +116,7 @@ def one_repeat(
     out: dict[int, dict[str, Any]] = {}
     with workspace(args.keep) as wd:
         asyncio.run(init_exchange(wd))
-        server = start_server(wd)
+        server = start_server(wd, extra=["--workers", str(args.workers)])
         try:
             secs = asyncio.run(enrol(wd, server.url, parties, groups))
             print(f"[run {rep}] server pid {server.pid}, enrolled in {secs:.1f} s", flush=True)
@@ -186,17 +186,24 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=64, help="concurrent clients (wrk -c)")
     p.add_argument("--threads", type=int, default=1, help="wrk threads")
     p.add_argument("--clients", type=int, default=3, help="poster clients per posting State")
+    p.add_argument(
+        "--workers", type=int, default=1, help="exchange serve --workers (server processes)"
+    )
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--skip-ceiling", action="store_true")
     p.add_argument("--profile", metavar="DIR", help="py-spy the server into DIR")
     p.add_argument("--keep", action="store_true", help="keep the temporary folders")
     args = p.parse_args()
     wanted = [int(s) for s in args.shapes.split(",")]
-    counts = {int(k): int(v) for k, v in (x.split(":") for x in args.requests.split(","))}
+    try:
+        counts = {int(k): int(v) for k, v in (x.split(":") for x in args.requests.split(","))}
+    except ValueError:
+        p.error("--requests takes SHAPE:COUNT pairs, e.g. 6:2000,50:600")
 
     settings = {
         "server": "bench/_server.py = exchange.server.serve, SQLite WAL synchronous=FULL, "
-        "request log at INFO to a file, per-client rate limit raised",
+        "request log at INFO to a file, per-client rate limit raised, "
+        f"{args.workers} server process(es)",
         "load": f"wrk -t{args.threads} -c{args.connections}, closed loop, each request once",
         "bulletins": "threat assessment ~1.5 KiB, hybrid ML-KEM-768+X25519 recipients, "
         f"shapes {wanted}, requests {counts}",
