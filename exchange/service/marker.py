@@ -34,8 +34,8 @@ class DeliveryMarker:
             return
         marks = {p: sorted(s) for p, s in pending.items()}
         try:
-            async with self.db.write() as conn:
-                await bstore.mark_delivered(conn, marks, self.clock.ms())
+            now = self.clock.ms()
+            await self.db.run_write(lambda conn: bstore.mark_delivered_txn(conn, marks, now))
         except BaseException:
             # Keep them for the next round, also when cancelled mid-write at shutdown
             # (the final flush then writes them).

@@ -31,7 +31,7 @@ __all__ = [
     "insert_bulletin",
     "insert_bulletins_txn",
     "latest_seq",
-    "mark_delivered",
+    "mark_delivered_txn",
     "max_seq_txn",
     "overdue",
     "pending_count",
@@ -358,14 +358,22 @@ async def pending_count(conn: AsyncConnection) -> int:
     )
 
 
-async def mark_delivered(conn: AsyncConnection, marks: dict[str, list[int]], now: int) -> None:
-    d = s.deliveries
-    for party, seqs in marks.items():
-        await conn.execute(
-            update(d)
-            .where(d.c.party == party, d.c.seq.in_(seqs), d.c.delivered_at.is_(None))
-            .values(delivered_at=now)
-        )
+_MARK_DELIVERED = (
+    update(s.deliveries)
+    .where(
+        s.deliveries.c.party == bindparam("p"),
+        s.deliveries.c.seq == bindparam("s"),
+        s.deliveries.c.delivered_at.is_(None),
+    )
+    .values(delivered_at=bindparam("at"))
+)
+
+
+def mark_delivered_txn(conn: Connection, marks: dict[str, list[int]], now: int) -> None:
+    """First push or fetch of each (party, seq): one prebuilt statement, executemany."""
+    rows = [{"p": party, "s": seq, "at": now} for party, seqs in marks.items() for seq in seqs]
+    if rows:
+        conn.execute(_MARK_DELIVERED, rows)
 
 
 async def delivery_of(conn: AsyncConnection, bid: str, party: str) -> Any:
