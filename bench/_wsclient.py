@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 _SEQ = re.compile(r'"seq": ?(\d+)')
+_BULLETIN = re.compile(r'\{"kind": ?"bulletin"')
 
 
 def _token(signer: Any, cid: str) -> str:
@@ -54,7 +55,7 @@ async def _run(
         async for msg in ws:
             if msg.type == aiohttp.WSMsgType.TEXT:
                 m = _SEQ.search(msg.data, 0, 120)
-                if m and msg.data.startswith('{"kind": "bulletin"'):
+                if m and _BULLETIN.match(msg.data):
                     append((int(m.group(1)), i, now()))
             elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.ERROR):
                 break

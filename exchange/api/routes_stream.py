@@ -12,11 +12,12 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from functools import partial
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from sqlalchemy import Connection
 
 from exchange.api.app_keys import SOCKETS
 from exchange.api.keys import EXCHANGE, authenticate
@@ -31,17 +32,52 @@ __all__ = ["routes"]
 routes = web.RouteTableDef()
 log = logging.getLogger("exchange.stream")
 
-#: an envelope is a compact JWS: nothing in it needs escaping inside a JSON string
-_PLAIN = re.compile(r"[A-Za-z0-9_.-]*")
+#: printable ASCII but the two characters a JSON string escapes
+_PLAIN = bytes(c for c in range(0x20, 0x7F) if c not in b'"\\')
+
+
+def _plain(text: str) -> bool:
+    """Nothing in ``text`` needs escaping inside a JSON string (a compact JWS never
+    does). ``bytes.translate`` deletes the plain bytes in C, 4x faster than a regex."""
+    return text.isascii() and not text.encode("ascii").translate(None, _PLAIN)
+
+
+#: a stored list of party or group ids, as admission wrote it (compact JSON)
+_ID_LIST = re.compile(r'\[(?:"[A-Za-z0-9@-]+"(?:,"[A-Za-z0-9@-]+")*)?\]')
+
+
+def _string(value: str | None) -> str:
+    if value is None:
+        return "null"
+    return '"' + value + '"' if _plain(value) else json.dumps(value)
+
+
+def _id_list(text: str) -> str:
+    return text if _ID_LIST.fullmatch(text) else json.dumps(json.loads(text))
+
+
+def frame_of_row(row: Any) -> str:
+    """:func:`frame_of` straight from a stored row (``bstore.ITEM_COLUMNS``), without
+    building the item: catch-up frames are most of what a resuming stream costs."""
+    if not _plain(row.envelope):
+        return frame_of(bstore.item_of(row))
+    exp = "null" if row.exp is None else str(int(row.exp))
+    return (
+        f'{{"kind":"bulletin","seq":{int(row.seq)},"bid":{_string(row.bid)},'
+        f'"iss":{_string(row.iss)},"groups":{_id_list(row.groups)},"to":{_id_list(row.to)},'
+        f'"type":{_string(row.type)},"priority":{_string(row.priority)},'
+        f'"tlp":{_string(row.tlp)},"iat":{int(row.iat)},"exp":{exp},'
+        f'"supersedes":{_string(row.supersedes)},"envelope":"{row.envelope}"}}'
+    )
 
 
 def frame_of(item: dict[str, Any]) -> str:
     """The stream message for one inbox item. The envelope (up to ``max_body`` bytes) is
     spliced in rather than run through the JSON encoder: catch-up sends thousands."""
     envelope: str = item["envelope"]
-    if not _PLAIN.fullmatch(envelope):  # admission checked its form; never trust it here
-        return json.dumps({"kind": "bulletin", **item})
-    head = json.dumps({"kind": "bulletin", **item, "envelope": ""})
+    if not _plain(envelope):  # admission checked its form; never trust it here
+        return json.dumps({"kind": "bulletin", **item}, separators=(",", ":"))
+    head = json.dumps({"kind": "bulletin", **item, "envelope": ""}, separators=(",", ":"))
     return head[: -len('""}')] + '"' + envelope + '"}'
 
 
@@ -58,7 +94,9 @@ def _filters(request: web.Request) -> tuple[str | None, frozenset[str] | None]:
     return min_priority, types
 
 
-def _wanted(item: dict[str, Any], min_priority: str | None, types: frozenset[str] | None) -> bool:
+def _wanted(
+    item: Mapping[str, Any], min_priority: str | None, types: frozenset[str] | None
+) -> bool:
     if types is not None and item["type"] not in types:
         return False
     return meets_min_priority(item["priority"], min_priority)
@@ -171,39 +209,62 @@ async def stream(request: web.Request) -> web.StreamResponse:
     page = ex.limits.max_page_size
     carry = ex.hub.carry
 
-    def listed(items: list[dict[str, Any]], sent: list[int]) -> Iterator[str]:
-        """Frames of the wanted items; the cursor moves past each item examined, pushed
-        or filtered out (PROTOCOL §7: never skipped, never repeated)."""
-        nonlocal cursor
-        for item in items:
-            if _wanted(item, min_priority, types):
-                yield frame_of(item)
-                sent.append(item["seq"])
-            cursor = item["seq"]
+    Page = tuple[list[tuple[int, str | None]], bool]
 
-    async def push(frames: Callable[[list[int]], Iterator[str]]) -> None:
+    def read_page(conn: Connection, after: int) -> Page:
+        """One page after ``after`` as (seq, frame or None when filtered out). Runs in a
+        reader thread, so frames are built while the loop is sending the page before."""
+        rows, more = bstore.inbox_rows_txn(
+            conn, caller.party, after, page, ex.limits.page_bytes, chunk=256
+        )
+        wanted = [
+            (int(r.seq), frame_of_row(r) if _wanted(r._mapping, min_priority, types) else None)
+            for r in rows
+        ]
+        return wanted, more
+
+    def listed(entries: list[tuple[int, str | None]], sent: list[int]) -> Iterator[str]:
+        """The frames of a page; the cursor moves past each item examined, pushed or
+        filtered out (PROTOCOL §7: never skipped, never repeated)."""
+        nonlocal cursor
+        for seq, frame in entries:
+            if frame is not None:
+                yield frame
+                sent.append(seq)
+            cursor = seq
+
+    unfiltered = min_priority is None and types is None
+
+    async def push(frames: Callable[[list[int]], Iterator[str]], *, page: bool = False) -> None:
         sent: list[int] = []
         try:
             await sock.send_frames(frames(sent))
         finally:
-            ex.marker.mark(caller.party, sent)  # delivered_at: first push
+            # delivered_at: first push. A database page of an unfiltered stream holds
+            # every item of the party between its first and last seq.
+            if page and unfiltered and len(sent) > 1:
+                ex.marker.mark_range(caller.party, sent[0], sent[-1])
+            else:
+                ex.marker.mark(caller.party, sent)
 
     async def push_backlog() -> None:
-        """Everything after the cursor, in seq order, from the database."""
-        while True:
-            items, more = await ex.db.run_read(
-                partial(
-                    bstore.inbox_page_txn,
-                    party=caller.party,
-                    after=cursor,
-                    limit=page,
-                    max_bytes=ex.limits.page_bytes,
-                    chunk=256,
-                )
-            )
-            await push(partial(listed, items))
-            if not more:
-                return
+        """Everything after the cursor, in seq order, from the database; the next page
+        is read while this one is sent."""
+        reading = asyncio.ensure_future(ex.db.run_read(partial(read_page, after=cursor)))
+        try:
+            while True:
+                entries, more = await reading
+                if more:
+                    after = entries[-1][0]
+                    reading = asyncio.ensure_future(ex.db.run_read(partial(read_page, after=after)))
+                await push(partial(listed, entries), page=True)
+                if not more:
+                    return
+        finally:
+            if not reading.done():
+                reading.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ExchangeError):
+                    await reading
 
     def arrived(sent: list[int]) -> Iterator[str]:
         """What the hub carried since the last read (see service/hub.py)."""

@@ -23,24 +23,34 @@ class DeliveryMarker:
         self.clock = clock
         self.interval = interval
         self._pending: dict[str, set[int]] = {}
+        self._ranges: list[tuple[str, int, int]] = []
 
     def mark(self, party: str, seqs: list[int]) -> None:
         if seqs:
             self._pending.setdefault(party, set()).update(seqs)
 
+    def mark_range(self, party: str, lo: int, hi: int) -> None:
+        """Every item of ``party`` with ``lo <= seq <= hi`` was pushed (a whole page of
+        an unfiltered stream): one statement instead of one per item."""
+        self._ranges.append((party, lo, hi))
+
     async def flush(self) -> None:
         pending, self._pending = self._pending, {}
-        if not pending:
+        ranges, self._ranges = self._ranges, []
+        if not pending and not ranges:
             return
         marks = {p: sorted(s) for p, s in pending.items()}
         try:
             now = self.clock.ms()
-            await self.db.run_write(lambda conn: bstore.mark_delivered_txn(conn, marks, now))
+            await self.db.run_write(
+                lambda conn: bstore.mark_delivered_txn(conn, marks, now, ranges)
+            )
         except BaseException:
             # Keep them for the next round, also when cancelled mid-write at shutdown
             # (the final flush then writes them).
             for p, s in marks.items():
                 self._pending.setdefault(p, set()).update(s)
+            self._ranges.extend(ranges)
             raise
 
     async def run(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "inbox",
     "inbox_page",
     "inbox_page_txn",
+    "inbox_rows_txn",
     "inbox_txn",
     "insert_ack",
     "insert_bulletin",
@@ -293,6 +295,43 @@ async def inbox(
     )
 
 
+def inbox_rows_txn(
+    conn: Connection,
+    party: str,
+    after: int,
+    limit: int,
+    max_bytes: int,
+    *,
+    chunk: int = 32,
+) -> tuple[list[Any], bool]:
+    """The rows (:data:`ITEM_COLUMNS`) of one inbox page after ``after``: at most
+    ``limit`` items whose envelopes total at most ``max_bytes`` (one item always fits),
+    read ``chunk`` rows at a time. Returns the rows and whether more may follow."""
+    d = s.deliveries
+    q = (
+        select(*ITEM_COLUMNS)
+        .join(d, d.c.seq == s.bulletins.c.seq)
+        .where(d.c.party == bindparam("party"), d.c.seq > bindparam("after"))
+        .order_by(d.c.seq)
+        .limit(bindparam("n"))
+    )
+    out: list[Any] = []
+    size = 0
+    while len(out) < limit:
+        want = min(chunk, limit - len(out))
+        batch = conn.execute(q, {"party": party, "after": after, "n": want}).all()
+        for row in batch:
+            n = len(row.envelope)
+            if out and size + n > max_bytes:
+                return out, True
+            out.append(row)
+            size += n
+            after = row.seq
+        if len(batch) < want:
+            return out, False
+    return out, True
+
+
 def inbox_page_txn(
     conn: Connection,
     party: str,
@@ -302,24 +341,10 @@ def inbox_page_txn(
     *,
     chunk: int = 32,
 ) -> tuple[list[dict[str, Any]], bool]:
-    """Like :func:`inbox`, but the envelopes of one page total at most ``max_bytes``
-    (one item always fits): items carry whole envelopes of up to ``max_body`` each.
-    Read ``chunk`` rows at a time; returns the items and whether more may follow."""
-    out: list[dict[str, Any]] = []
-    size = 0
-    while len(out) < limit:
-        want = min(chunk, limit - len(out))
-        batch = inbox_txn(conn, party, after, want)
-        for item in batch:
-            n = len(item["envelope"])
-            if out and size + n > max_bytes:
-                return out, True
-            out.append(item)
-            size += n
-            after = item["seq"]
-        if len(batch) < want:
-            return out, False
-    return out, True
+    """Like :func:`inbox`, but bounded in bytes as :func:`inbox_rows_txn` is: items
+    carry whole envelopes of up to ``max_body`` each."""
+    rows, more = inbox_rows_txn(conn, party, after, limit, max_bytes, chunk=chunk)
+    return [item_of(r) for r in rows], more
 
 
 async def inbox_page(
@@ -369,11 +394,32 @@ _MARK_DELIVERED = (
 )
 
 
-def mark_delivered_txn(conn: Connection, marks: dict[str, list[int]], now: int) -> None:
-    """First push or fetch of each (party, seq): one prebuilt statement, executemany."""
+_MARK_RANGE = (
+    update(s.deliveries)
+    .where(
+        s.deliveries.c.party == bindparam("p"),
+        s.deliveries.c.seq >= bindparam("lo"),
+        s.deliveries.c.seq <= bindparam("hi"),
+        s.deliveries.c.delivered_at.is_(None),
+    )
+    .values(delivered_at=bindparam("at"))
+)
+
+
+def mark_delivered_txn(
+    conn: Connection,
+    marks: dict[str, list[int]],
+    now: int,
+    ranges: Sequence[tuple[str, int, int]] = (),
+) -> None:
+    """First push or fetch of each (party, seq), and of every delivery of a party with
+    ``lo <= seq <= hi`` for each (party, lo, hi) in ``ranges`` (a catch-up page sent
+    whole): prebuilt statements, executemany."""
     rows = [{"p": party, "s": seq, "at": now} for party, seqs in marks.items() for seq in seqs]
     if rows:
         conn.execute(_MARK_DELIVERED, rows)
+    if ranges:
+        conn.execute(_MARK_RANGE, [{"p": p, "lo": lo, "hi": hi, "at": now} for p, lo, hi in ranges])
 
 
 async def delivery_of(conn: AsyncConnection, bid: str, party: str) -> Any:

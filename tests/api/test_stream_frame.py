@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
-from exchange.api.routes_stream import frame_of
+import pytest
+
+from exchange.api.routes_stream import frame_of, frame_of_row
+from exchange.store.bulletins import item_of
 
 
 def _item(envelope: str) -> dict[str, object]:
@@ -30,5 +34,32 @@ def test_a_frame_is_the_item_with_its_kind() -> None:
 
 
 def test_an_envelope_that_would_need_escaping_is_encoded_properly() -> None:
-    item = _item('a"b\\c\n')
+    item = _item('a"b\\c\n\x01é')
     assert json.loads(frame_of(item)) == {"kind": "bulletin", **item}
+
+
+def _row(**changes: object) -> SimpleNamespace:
+    """A stored row as the store reads it (groups and to as the JSON text admission
+    wrote)."""
+    fields: dict[str, object] = {**_item("eyJhbGciOiJFZERTQSJ9.eyJ4IjoxfQ.c2lnLV8"), **changes}
+    fields["groups"] = json.dumps(fields["groups"], separators=(",", ":"))
+    fields["to"] = json.dumps(fields["to"], separators=(",", ":"))
+    return SimpleNamespace(**fields)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"exp": 1_800_086_400, "supersedes": "1b9f4a1e-6c2d-4e8a-9a51-3d7f2c1b8e40"},
+        {"groups": [], "to": ["GE", "UZ"], "tlp": "red"},
+        {"groups": ["a-b", "@subscribers", "c"]},
+        {"iss": 'K"Z', "groups": ['x"]', "y"], "to": ["\\"]},  # a tampered row
+        {"envelope": 'e"vil'},
+    ],
+)
+def test_a_frame_from_a_row_is_the_frame_of_its_item(changes: dict[str, object]) -> None:
+    row = _row(**changes)
+    from_row = json.loads(frame_of_row(row))
+    assert from_row == json.loads(frame_of(item_of(row)))
+    assert from_row == {"kind": "bulletin", **item_of(row)}

@@ -35,6 +35,27 @@ def by_party(ledger: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["party"]: r for r in ledger["recipients"]}
 
 
+async def test_a_caught_up_backlog_is_marked_for_that_party_only(harness: Harness) -> None:
+    """A stream's backlog page is marked delivered as one range of its party's seqs:
+    every item of the page, and nothing of another party in the same seq range."""
+    m = await harness.cac()
+    kz = m["KZ"].client
+    both = [await kz.post(threat("KZ", groups=[], to=["GE", "UZ"], tlp="red")) for _ in range(3)]
+    uz_only = [await kz.post(threat("KZ", groups=[], to=["UZ"], tlp="red")) for _ in range(2)]
+    ge_only = [await kz.post(threat("KZ", groups=[], to=["GE"], tlp="red")) for _ in range(2)]
+    ge = Collector(m["GE"].client)
+    await ge.until_bid(ge_only[-1].bid)
+    await harness.server.exchange.marker.flush()
+    for r in both + ge_only:
+        ledger = by_party(await kz.status(r.bid))
+        assert ledger["GE"]["delivered_at"] is not None, r.bid
+        if "UZ" in ledger:
+            assert ledger["UZ"]["delivered_at"] is None, r.bid
+    for r in uz_only:
+        assert by_party(await kz.status(r.bid))["UZ"]["delivered_at"] is None
+    await ge.stop()
+
+
 async def test_delivered_at_on_first_push_or_fetch(harness: Harness) -> None:
     m = await harness.cac()
     kz = m["KZ"].client
