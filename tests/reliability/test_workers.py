@@ -39,6 +39,13 @@ async def test_two_workers_share_the_port_survive_a_kill_and_lose_nothing(
     srv = ServerProcess(tmp_path / "ex", db_url, mode="exec", serve_args=["--workers", "2"])
     await srv.init()
     await srv.start()
+    try:
+        await _run(srv, db_url)
+    finally:
+        await srv.stop()  # also when the test failed: no orphans
+
+
+async def _run(srv: ServerProcess, db_url: str) -> None:
     await _wait_for("two workers", lambda: len(srv.children()) == 2)
     world = await World.build(srv.admin_profile, ("AZ", *SENDERS))
     server_key = await world.admin.server_key()
