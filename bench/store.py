@@ -1,10 +1,10 @@
 """Storage only: what writing one accepted bulletin costs, without HTTP or crypto, in
 three ways, on the exchange's own schema (SQLite WAL, ``synchronous=FULL``):
 
-- ``as served``: the exchange's async path (``exchange.store.db.Database``: SQLAlchemy
-  async over aiosqlite) with the store functions admission calls, i.e. per bulletin a
-  write transaction spending the request's jti, then the admission transaction (log
-  lock, bid check, routing-state version, bulletin + deliveries, audit leaf, receipt);
+- ``async per statement``: the path admission took before issue 8 (SQLAlchemy async over
+  aiosqlite, one awaited round trip per statement), i.e. per bulletin a write
+  transaction spending the request's jti, then the admission transaction (log lock, bid
+  check, routing-state version, bulletin + deliveries, audit leaf, receipt);
 - ``sync Core, .values() per call``: the same rows and statements from a synchronous
   SQLAlchemy Core connection, as one writer thread would run them (one thread hop per
   transaction), statements built with ``.values(...)`` on each call as exchange/store
@@ -14,7 +14,8 @@ three ways, on the exchange's own schema (SQLite WAL, ``synchronous=FULL``):
 - ``group commit of G``: the same, ``G`` bulletins per transaction.
 
 Run: ``python bench/store.py [--bulletins 2000] [--recipients 6] [--group 100]``.
-Prints bulletins/s per way (sequential: one writer, as SQLite allows).
+Prints bulletins/s per way (sequential: one writer, as SQLite allows). The exchange now
+admits as the last way does (``Database.run_write`` + ``Admissions``, ADR 0006).
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ def main() -> None:
     )
     recipients = [f"R{i:02d}" for i in range(args.recipients)]
     ways: list[tuple[str, int | None, bool]] = [
-        ("as served (async, aiosqlite; jti + admission txns)", None, False),
+        ("async per statement, aiosqlite (before issue 8)", None, False),
         ("sync Core, .values() per call, 1 bulletin per txn", 1, False),
         ("sync Core, prebuilt statements, 1 bulletin per txn", 1, True),
         (f"sync Core, prebuilt statements, group commit of {args.group}", args.group, True),
@@ -243,7 +244,7 @@ def main() -> None:
         v = sorted(results[name])[len(results[name]) // 2]
         rows.append([name, v, f"x{v / base:.1f}"])
     print("\n## Results (median over repeats)\n")
-    print(table(["way", "bulletins/s", "vs as served"], rows))
+    print(table(["way", "bulletins/s", "vs async per statement"], rows))
     print(f"\nload (1 min) per run: {' '.join(loads)}; at end: {loadavg()}")
 
 
