@@ -295,6 +295,15 @@ async def inbox(
     )
 
 
+_INBOX_ROWS = (
+    select(*ITEM_COLUMNS)
+    .join(s.deliveries, s.deliveries.c.seq == s.bulletins.c.seq)
+    .where(s.deliveries.c.party == bindparam("party"), s.deliveries.c.seq > bindparam("after"))
+    .order_by(s.deliveries.c.seq)
+    .limit(bindparam("n"))
+)
+
+
 def inbox_rows_txn(
     conn: Connection,
     party: str,
@@ -307,19 +316,11 @@ def inbox_rows_txn(
     """The rows (:data:`ITEM_COLUMNS`) of one inbox page after ``after``: at most
     ``limit`` items whose envelopes total at most ``max_bytes`` (one item always fits),
     read ``chunk`` rows at a time. Returns the rows and whether more may follow."""
-    d = s.deliveries
-    q = (
-        select(*ITEM_COLUMNS)
-        .join(d, d.c.seq == s.bulletins.c.seq)
-        .where(d.c.party == bindparam("party"), d.c.seq > bindparam("after"))
-        .order_by(d.c.seq)
-        .limit(bindparam("n"))
-    )
     out: list[Any] = []
     size = 0
     while len(out) < limit:
         want = min(chunk, limit - len(out))
-        batch = conn.execute(q, {"party": party, "after": after, "n": want}).all()
+        batch = conn.execute(_INBOX_ROWS, {"party": party, "after": after, "n": want}).all()
         for row in batch:
             n = len(row.envelope)
             if out and size + n > max_bytes:
