@@ -130,10 +130,16 @@ class _Socket:
         try:
             await asyncio.wait_for(asyncio.shield(task), self.timeout)
         except BaseException:
-            if not task.done():
-                self.cut_off()
-                task.add_done_callback(_consume)
+            self._abandon(task)
             raise
+
+    def _abandon(self, task: asyncio.Future[Any]) -> None:
+        """A write we stop waiting for (timed out, or we were cancelled): cut a peer
+        that still blocks it off, and retrieve its outcome whenever it comes, also when
+        it failed at the same moment as we were cancelled."""
+        if not task.done():
+            self.cut_off()
+        task.add_done_callback(_consume)
 
     async def send(self, msg: dict[str, Any]) -> None:
         await self._bounded(self.ws.send_str(json.dumps(msg)))
@@ -152,9 +158,7 @@ class _Socket:
                 if self.loop.time() - self.last_sent > self.timeout:
                     raise TimeoutError
         except BaseException:
-            if not task.done():
-                self.cut_off()
-                task.add_done_callback(_consume)
+            self._abandon(task)
             raise
 
     async def _send_all(self, frames: Iterator[str]) -> None:
