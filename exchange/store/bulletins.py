@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +29,6 @@ __all__ = [
     "inbox_page",
     "inbox_page_txn",
     "inbox_rows_txn",
-    "inbox_txn",
     "insert_ack",
     "insert_bulletin",
     "insert_bulletins_txn",
@@ -257,42 +257,10 @@ async def set_receipt(conn: AsyncConnection, seq: int, log_index: int, receipt: 
     )
 
 
-def inbox_txn(
-    conn: Connection,
-    party: str,
-    after: int,
-    limit: int,
-    *,
-    types: frozenset[str] | None = None,
-    priorities: frozenset[str] | None = None,
-) -> list[dict[str, Any]]:
+async def inbox(conn: AsyncConnection, party: str, after: int, limit: int) -> list[dict[str, Any]]:
     """The party's items with ``seq > after`` in ``seq`` order (PROTOCOL §7)."""
-    d = s.deliveries
-    q = (
-        select(*ITEM_COLUMNS)
-        .join(d, d.c.seq == s.bulletins.c.seq)
-        .where(d.c.party == party, d.c.seq > after)
-    )
-    if types is not None:
-        q = q.where(s.bulletins.c.type.in_(sorted(types)))
-    if priorities is not None:
-        q = q.where(s.bulletins.c.priority.in_(sorted(priorities)))
-    rows = conn.execute(q.order_by(d.c.seq).limit(limit)).all()
-    return [item_of(r) for r in rows]
-
-
-async def inbox(
-    conn: AsyncConnection,
-    party: str,
-    after: int,
-    limit: int,
-    *,
-    types: frozenset[str] | None = None,
-    priorities: frozenset[str] | None = None,
-) -> list[dict[str, Any]]:
-    return await conn.run_sync(
-        lambda c: inbox_txn(c, party, after, limit, types=types, priorities=priorities)
-    )
+    items, _more = await inbox_page(conn, party, after, limit, sys.maxsize, chunk=limit)
+    return items
 
 
 _INBOX_ROWS = (
