@@ -37,7 +37,7 @@ from exchange.service.clock import Clock
 from exchange.store.db import Database
 from exchange.store.migrate import check_schema, upgrade
 
-__all__ = ["Gate", "RunningServer", "init", "open_exchange", "serve", "start"]
+__all__ = ["Gate", "RunningServer", "init", "open_exchange", "serve", "start", "stop_on_signals"]
 
 log = logging.getLogger("exchange.server")
 
@@ -227,6 +227,16 @@ async def start(
     return RunningServer(runner, f"http://{host}:{actual}", ex, gate)
 
 
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (the running loop's handlers)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
 async def serve(config: ServerConfig) -> None:
     """Run until SIGINT/SIGTERM; then stop accepting, finish in-flight requests and
     close streams with 1001 (going away)."""
@@ -241,12 +251,7 @@ async def serve(config: ServerConfig) -> None:
     log.info("serving %s at %s", config.exchange_id, server.url)
     if not config.reuse_port:  # a worker of several: the supervisor says it once
         print(f"AVSEC Exchange '{config.exchange_id}' listening on {server.url}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await stop_on_signals().wait()
     finally:
         await server.stop()

@@ -22,6 +22,7 @@ from multiprocessing.process import BaseProcess
 
 from exchange.config import ServerConfig
 from exchange.errors import InputError
+from exchange.server import serve, stop_on_signals  # it imports this module lazily
 
 __all__ = ["WORKER_POLL", "supervise"]
 
@@ -46,8 +47,6 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _run_worker(config: ServerConfig, parent: int) -> None:
-    from exchange.server import serve  # imported in the child: the parent stays small
-
     _die_with_parent(parent)
     asyncio.run(serve(config))
 
@@ -74,11 +73,7 @@ async def supervise(config: ServerConfig) -> None:
         proc.start()
         return proc
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     procs = [launch(i) for i in range(config.workers)]
     try:
         for _ in range(600):  # up to 60 s for the first worker to listen

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange.routing import DirectoryView, view_of
 from exchange.store import directory as dir_store
@@ -40,6 +39,3 @@ class ViewCache:
         if state is None or state.version != version:
             state = self._state = build_state(dir_store.load_all_txn(conn))
         return state
-
-    async def get(self, conn: AsyncConnection) -> RoutingState:
-        return await conn.run_sync(self.get_txn)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange.store import schema as s
 
-__all__ = ["prune_jtis", "use_jti", "use_jtis", "use_jtis_txn"]
+__all__ = ["prune_jtis", "use_jti", "use_jtis_txn"]
 
 
 async def use_jti(conn: AsyncConnection, jti: str, exp: int) -> bool:
@@ -41,10 +41,6 @@ def use_jtis_txn(conn: Connection, batch: list[tuple[str, int]]) -> set[str]:
     primary key still decides every race."""
     rows = conn.execute(_SPEND[conn.dialect.name], [{"jti": j, "exp": e} for j, e in batch])
     return {str(r.jti) for r in rows.all()}
-
-
-async def use_jtis(conn: AsyncConnection, batch: list[tuple[str, int]]) -> set[str]:
-    return await conn.run_sync(use_jtis_txn, batch)
 
 
 async def prune_jtis(conn: AsyncConnection, now: int, skew: int) -> int:
