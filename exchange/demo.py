@@ -33,7 +33,7 @@ from exchange.errors import BadSignature, StorageError
 from exchange.keyfiles import read_json, read_profile
 from exchange.server import RunningServer, init, open_exchange, start
 
-__all__ = ["PARTIES", "run_demo", "threat_assessment"]
+__all__ = ["PARTIES", "enrol", "run_demo", "threat_assessment"]
 
 #: The demo's parties: the six CAC States, and ICAO as an observing organisation.
 PARTIES: dict[str, tuple[str, str]] = {
@@ -100,7 +100,12 @@ def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
-async def _enrol(admin: ExchangeClient, server: RunningServer) -> dict[str, _Member]:
+async def enrol(admin: ExchangeClient, server_url: str) -> dict[str, ExchangeClient]:
+    """Enrol the demo's parties and group; one client (with keys in memory) per party."""
+    return {p: m.client for p, m in (await _enrol(admin, server_url)).items()}
+
+
+async def _enrol(admin: ExchangeClient, server_url: str) -> dict[str, _Member]:
     members: dict[str, _Member] = {}
     rows = []
     for party, (kind, name) in PARTIES.items():
@@ -122,7 +127,7 @@ async def _enrol(admin: ExchangeClient, server: RunningServer) -> dict[str, _Mem
             "POST", f"/v1/admin/parties/{party}/encryption-keys", {"jwk": enc.public.to_jwk()}
         )
         client = ExchangeClient(
-            server_url=server.url,
+            server_url=server_url,
             client_id=cid,
             exchange_id=admin.exchange_id,
             signer=signer,
@@ -196,7 +201,24 @@ async def _audit(kz: ExchangeClient, log_index: int) -> str:
     )
 
 
-async def _scenario(tmp: Path) -> None:
+async def _consoles(members: dict[str, _Member], admin: ExchangeClient) -> None:
+    """Keep the exchange running with two States' consoles and the operator's."""
+    from exchange.console import Console
+
+    consoles = [Console(members[p].client) for p in (SENDER, "UZ")] + [Console(admin)]
+    try:
+        _say()
+        _say("8. The consoles: open these URLs in a browser on this machine (Ctrl-C stops)")
+        for console in consoles:
+            url = await console.start(0)
+            _say(f"   {console.client.client_id:<16}{url}")
+        await asyncio.Event().wait()
+    finally:
+        for console in consoles:
+            await console.stop()
+
+
+async def _scenario(tmp: Path, console: bool = False) -> None:
     cfg = ServerConfig(
         db_url=f"sqlite+aiosqlite:///{tmp / 'exchange.db'}",
         keys_dir=tmp / "keys",
@@ -220,7 +242,7 @@ async def _scenario(tmp: Path) -> None:
         _say(f"   server signing key {profile.server_kid}; operator client {profile.client_id}")
         _say()
         _say("2. The operator enrols seven parties through the admin API")
-        members = await _enrol(admin, server)
+        members = await _enrol(admin, server.url)
         _say()
         now = int(time.time())
         bulletin = threat_assessment(now)
@@ -268,6 +290,10 @@ async def _scenario(tmp: Path) -> None:
         _say()
         _say("7. The audit log")
         _say(await _audit(kz, receipt.log_index))
+        if console:
+            for t in tasks:
+                t.cancel()
+            await _consoles(members, admin)
     finally:
         for t in tasks:
             t.cancel()
@@ -287,17 +313,19 @@ async def _idle(client: ExchangeClient) -> None:
             pass
 
 
-async def run_demo() -> int:
+async def run_demo(console: bool = False) -> int:
     started = time.perf_counter()
     _say("AVSEC Exchange demo: a throwaway exchange on this machine, loopback only")
     _say()
     with tempfile.TemporaryDirectory(prefix="avsec-demo-") as tmp:
-        await _scenario(Path(tmp))
+        await _scenario(Path(tmp), console)
     _say()
     _say(
         f"Done in {time.perf_counter() - started:.1f} s. The temporary database and keys "
         "have been deleted."
     )
     _say("Next: 'exchange init' and 'exchange serve' to run your own (README.md, Quick start);")
+    _say("      'exchange console --profile keys/KZ/ops' opens a State's web console on")
+    _say("      127.0.0.1 (or 'exchange demo --console' keeps this demo running with two);")
     _say("      'exchange --help' for every command.")
     return 0

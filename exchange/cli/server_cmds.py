@@ -86,7 +86,10 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
         "ICAO, post a threat assessment and show every member receive, verify and "
         "acknowledge it. Nothing is kept.",
     )
-    p.set_defaults(func=cmd_demo)
+    p.add_argument(
+        "--console", action="store_true", help="then keep it running with two States' consoles"
+    )
+    p.set_defaults(func=cmd_demo, interrupt_status=0)
 
 
 async def cmd_init(args: argparse.Namespace) -> int:
@@ -212,4 +215,4 @@ async def cmd_keygen(args: argparse.Namespace) -> int:
 async def cmd_demo(args: argparse.Namespace) -> int:
     from exchange.demo import run_demo
 
-    return await run_demo()
+    return await run_demo(console=getattr(args, "console", False))
