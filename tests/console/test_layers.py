@@ -49,3 +49,17 @@ def test_the_check_sees_a_forbidden_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("from exchange.store import db\nimport exchange.api.app\n")
     assert _imports(bad) == {"exchange.store", "exchange.api.app"}
+
+
+def test_nothing_templated_bypasses_autoescape() -> None:
+    """Bulletin content is hostile: no template or module may mark text as safe."""
+    console = ROOT / "console"
+    files = [*console.rglob("*.html"), *console.rglob("*.py")]
+    assert len(files) > 15
+    for path in files:
+        text = path.read_text("utf-8")
+        for banned in ("|safe", "| safe", "autoescape false", "Markup(", "autoescape=False"):
+            assert banned not in text, f"{path.name}: {banned}"
+    script = (console / "static" / "console.js").read_text("utf-8")
+    for banned in ("innerHTML", "outerHTML", "insertAdjacentHTML", "eval(", "document.write"):
+        assert banned not in script, banned

@@ -31,7 +31,8 @@ function inboxLive() {
       swapFrom("/inbox/rows" + window.location.search, "#rows");
     }, 150);
   }
-  events.addEventListener("hello", showLive);
+  // Anything that arrived between this page's rendering and the subscription: fetch once.
+  events.addEventListener("hello", function () { showLive(); refresh(); });
   events.addEventListener("bulletin", refresh);
   events.addEventListener("ack", refresh);
 }
