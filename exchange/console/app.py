@@ -29,6 +29,7 @@ _log = logging.getLogger("exchange.console")
 
 STATE_KEY = web.AppKey("console_state", ConsoleState)
 ADMIN_KEY = web.AppKey("console_admin", bool)
+POSTER_KEY = web.AppKey("console_poster", bool)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -146,6 +147,7 @@ def render(request: web.Request, template: str, context: dict[str, Any]) -> web.
         "languages": i18n.LANGUAGES,
         "csrf": request.app[SECRETS_KEY].csrf,
         "is_admin": request.app[ADMIN_KEY],
+        "can_post": request.app[POSTER_KEY],
         "can_read": state.can_read,
         "path": request.path_qs,
         "stream_error": state.stream_error,
@@ -155,17 +157,22 @@ def render(request: web.Request, template: str, context: dict[str, Any]) -> web.
     return response
 
 
-def make_app(state: ConsoleState, secrets: Secrets, *, admin: bool) -> web.Application:
-    """The console for one profile; ``admin`` adds the operator's pages."""
+def make_app(
+    state: ConsoleState, secrets: Secrets, *, admin: bool, poster: bool = True
+) -> web.Application:
+    """The console for one profile; ``admin`` adds the operator's pages, ``poster`` the
+    compose and sent pages."""
     from exchange.console import admin_views, compose, views
 
     app = web.Application(middlewares=[security_middleware, language_middleware])
     app[STATE_KEY] = state
     app[SECRETS_KEY] = secrets
     app[ADMIN_KEY] = admin
+    app[POSTER_KEY] = poster
     app[aiohttp_jinja2.APP_KEY] = _environment()
     app.add_routes(views.routes)
-    app.add_routes(compose.compose_routes)
+    if poster:
+        app.add_routes(compose.compose_routes)
     app.router.add_get("/favicon.ico", _no_icon)
     if admin:
         app.add_routes(admin_views.routes)

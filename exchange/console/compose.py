@@ -73,7 +73,11 @@ async def _context(request: web.Request, form: Mapping[str, Any], type_: str) ->
         "fields": fields_for(type_),
         "form": form,
         "groups": [*await postable_groups(state.client), SUBSCRIBERS],
-        "parties": [p for p in d.doc.get("parties", []) if p.get("id") != state.party],
+        "parties": [
+            p
+            for p in d.doc.get("parties", [])
+            if p.get("id") != state.party and p.get("id") in d.active_kid
+        ],
         "priorities": PRIORITIES,
         "tlps": TLPS,
         "explain_priority": EXPLAIN_PRIORITY,

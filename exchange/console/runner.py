@@ -41,9 +41,9 @@ class Console:
         """Listen on loopback only (``port`` 0: a free one); return the login URL."""
         await self.client.directory()  # fails fast: server down, profile unknown
         self.state = ConsoleState(self.client, LocalRecord.load(self.record_path))
-        admin = await self.state.is_admin()
+        roles = await self.state.roles()
         await self.state.start()
-        app = make_app(self.state, self.secrets, admin=admin)
+        app = make_app(self.state, self.secrets, admin="admin" in roles, poster="poster" in roles)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, HOST, port)

@@ -77,7 +77,7 @@ async def _check(request: web.Request, s: Secrets, handler: Handler) -> web.Stre
     if request.path == "/login":
         if not _same(request.query.get("token"), s.launch_token):
             return _refuse(403, "Wrong or missing token: open the URL 'exchange console' printed.")
-        response = redirect("/inbox")
+        response = redirect("/")
         response.set_cookie(COOKIE, s.session, httponly=True, samesite="Strict", path="/")
         return response
     if request.path.startswith("/static/"):

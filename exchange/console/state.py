@@ -68,12 +68,16 @@ class ConsoleState:
     async def directory(self, *, refresh: bool = False) -> Directory:
         return await self.client.directory(refresh=refresh)
 
-    async def is_admin(self) -> bool:
+    async def roles(self) -> frozenset[str]:
+        """This client's roles, by the signed directory."""
         d = await self.directory()
         me: dict[str, Any] = next(
             (c for c in d.doc.get("clients", []) if c.get("id") == self.client.client_id), {}
         )
-        return "admin" in me.get("roles", ())
+        return frozenset(me.get("roles", ()))
+
+    async def is_admin(self) -> bool:
+        return "admin" in await self.roles()
 
     # --- the stream ---------------------------------------------------------------------
 

@@ -35,7 +35,8 @@ def _bid(request: web.Request) -> str:
 
 @routes.get("/")
 async def home(request: web.Request) -> web.Response:
-    return redirect("/inbox")
+    state = request.app[STATE_KEY]
+    return redirect("/inbox" if state.can_read else "/directory")
 
 
 @routes.post("/lang")
