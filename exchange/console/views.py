@@ -234,7 +234,8 @@ async def ack(request: web.Request) -> web.Response:
 async def sent(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     items = sorted(state.record.sent.values(), key=lambda s: s.seq, reverse=True)
-    return render(request, "sent.html", {"items": items})
+    escalations = list(reversed(state.escalations[-20:]))
+    return render(request, "sent.html", {"items": items, "escalations": escalations})
 
 
 def _grid(ledger: dict[str, Any]) -> list[dict[str, Any]]:
