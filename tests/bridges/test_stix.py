@@ -116,7 +116,9 @@ def _foreign_bundle(**report: Any) -> str:
     ident = stix2.Identity(name="CERT-KZ", identity_class="organization")
     loc = stix2.Location(name="UAAA", region="central-asia")
     ind = stix2.Indicator(
-        pattern="[ipv4-addr:value = '198.51.100.7']", pattern_type="stix", valid_from="2026-01-01T00:00:00Z"
+        pattern="[ipv4-addr:value = '198.51.100.7']",
+        pattern_type="stix",
+        valid_from="2026-01-01T00:00:00Z",
     )
     rep = stix2.Report(
         name=report.pop("name", "Drone sightings near Almaty"),
