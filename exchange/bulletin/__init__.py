@@ -9,6 +9,7 @@ from __future__ import annotations
 from exchange.bulletin.validate import (
     BULLETIN_FIELDS,
     METADATA_FIELDS,
+    OPTIONAL_FIELDS,
     metadata_of,
     new_bulletin,
     validate_body,
@@ -19,6 +20,7 @@ from exchange.bulletin.validate import (
 __all__ = [
     "BULLETIN_FIELDS",
     "METADATA_FIELDS",
+    "OPTIONAL_FIELDS",
     "metadata_of",
     "new_bulletin",
     "validate_body",

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from exchange.bulletin import _schema
-from exchange.bulletin.vocab import TYPES
+from exchange.bulletin.vocab import REPLY_TYPES, TYPES
 from exchange.config import Limits
 from exchange.crypto.envelope import ROUTING_FIELDS
 from exchange.errors import InvalidBulletin
@@ -20,6 +20,7 @@ from exchange.errors import InvalidBulletin
 __all__ = [
     "BULLETIN_FIELDS",
     "METADATA_FIELDS",
+    "OPTIONAL_FIELDS",
     "metadata_of",
     "new_bulletin",
     "validate_body",
@@ -31,6 +32,8 @@ __all__ = [
 METADATA_FIELDS: Final = ROUTING_FIELDS
 #: PROTOCOL §4: every field of a bulletin, all required.
 BULLETIN_FIELDS: Final = (*METADATA_FIELDS, "title", "lang", "body")
+#: Schema 1.1: optional fields beside them (a 1.0 bulletin, without them, is still valid).
+OPTIONAL_FIELDS: Final = ("handling", "in_reply_to")
 
 _LIMITS: Final = Limits()
 #: Largest integer accepted anywhere: larger ones cannot be times and slow formatting.
@@ -76,8 +79,8 @@ def validate_body(type_: str, body: object) -> dict[str, Any]:
         raise InvalidBulletin(f"type: must be one of {', '.join(TYPES)}")
     checked = _checked(type_, body, "body", prefix=("body",))
     rule = _BODY_WINDOWS.get(type_)
-    if rule is not None:
-        _raise_if(_window(checked, *rule))
+    problems = _window(checked, *rule) if rule is not None else []
+    _raise_if(problems + _scope_rules(checked))
     return checked
 
 
@@ -101,11 +104,15 @@ def new_bulletin(
     exp: int | None = None,
     supersedes: str | None = None,
     bid: str | None = None,
+    handling: str | None = None,
+    in_reply_to: str | None = None,
 ) -> dict[str, Any]:
     """Build a bulletin issued at ``now`` and validate it.
 
-    ``bid`` defaults to a random UUID. For a revocation, ``supersedes`` defaults to
-    ``body["revokes"]`` (the two must be equal). Tuples in ``body`` become lists.
+    ``bid`` defaults to a random UUID. ``handling`` and ``in_reply_to`` (schema 1.1) are
+    left out of the bulletin when ``None``, so that older readers still open it. For a
+    revocation, ``supersedes`` defaults to ``body["revokes"]`` (the two must be equal).
+    Tuples in ``body`` become lists.
     """
     if isinstance(groups, str) or isinstance(to, str):
         raise InvalidBulletin("groups, to: must be lists of ids, not a single string")
@@ -129,6 +136,10 @@ def new_bulletin(
         "lang": lang,
         "body": plain_body,
     }
+    if handling is not None:
+        bulletin["handling"] = handling
+    if in_reply_to is not None:
+        bulletin["in_reply_to"] = in_reply_to
     return validate_bulletin(bulletin, now=now)
 
 
@@ -254,7 +265,22 @@ def _body_rules(bulletin: Mapping[str, Any]) -> list[str]:
             problems.append("body.revokes: must equal supersedes (the withdrawn bulletin)")
     if type_ == "request" and body.get("respond_by", bulletin["iat"] + 1) <= bulletin["iat"]:
         problems.append("body.respond_by: must be after iat")
+    problems += _scope_rules(body)
+    reply = bulletin.get("in_reply_to")
+    if reply is not None and type_ not in REPLY_TYPES:
+        problems.append(f"in_reply_to: only a {' or an '.join(REPLY_TYPES)} may answer a bulletin")
+    if reply is not None and reply == bulletin["bid"]:
+        problems.append("in_reply_to: must name another bulletin, not this one")
     return problems
+
+
+def _scope_rules(body: Mapping[str, Any]) -> list[str]:
+    """Schema 1.1: a flight-level band runs from its lower to its upper level."""
+    scope = body.get("scope")
+    band = scope.get("flight_levels") if isinstance(scope, dict) else None
+    if isinstance(band, dict) and band["lower"] > band["upper"]:
+        return ["body.scope.flight_levels.upper: must be at least lower"]
+    return []
 
 
 def _window(body: Mapping[str, Any], start: str, end: str) -> list[str]:

@@ -20,6 +20,8 @@ __all__ = [
     "PARTY_ID_RE",
     "POSTING_ROLES",
     "PRIORITIES",
+    "REPLY_TYPES",
+    "RISK_RATINGS",
     "ROLES",
     "SUBSCRIBERS",
     "THREAT_LEVELS",
@@ -67,6 +69,13 @@ CATEGORIES: Final = (
     "unruly-passenger",
     "other",
 )
+
+#: Schema 1.1: the five-step scale of the ICAO risk method (likelihood, consequence,
+#: residual vulnerability, residual risk), lowest first.
+RISK_RATINGS: Final = ("very-low", "low", "medium", "high", "very-high")
+
+#: Schema 1.1: the types that may answer another bulletin (``in_reply_to``).
+REPLY_TYPES: Final = ("request", "advisory")
 
 #: PROTOCOL §5: the pseudo-group naming every group subscribed to the sender.
 SUBSCRIBERS: Final = "@subscribers"

@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from exchange.bulletin import BULLETIN_FIELDS, METADATA_FIELDS, vocab
+from exchange.bulletin import BULLETIN_FIELDS, METADATA_FIELDS, OPTIONAL_FIELDS, vocab
 from exchange.bulletin._schema import SCHEMA_NAMES, load_schema
 
 SCHEMAS = {name: load_schema(name) for name in SCHEMA_NAMES}
@@ -73,6 +73,7 @@ def test_vocab_matches_schemas() -> None:
     assert tuple(defs["tlp"]["enum"]) == vocab.TLPS
     assert tuple(defs["threat_level"]["enum"]) == vocab.THREAT_LEVELS
     assert tuple(defs["category"]["enum"]) == vocab.CATEGORIES
+    assert tuple(defs["risk_rating"]["enum"]) == vocab.RISK_RATINGS
     assert defs["party"]["pattern"] == vocab.PARTY_ID_RE.pattern.replace("\\Z", "$")
     assert defs["icao_location"]["pattern"] == vocab.ICAO_LOCATION_RE.pattern.replace("\\Z", "$")
     group = vocab.GROUP_ID_RE.pattern[1:].replace("\\Z", "")
@@ -82,7 +83,7 @@ def test_vocab_matches_schemas() -> None:
 def test_bulletin_and_metadata_fields() -> None:
     bulletin, metadata = SCHEMAS["bulletin"], SCHEMAS["metadata"]
     assert tuple(bulletin["required"]) == BULLETIN_FIELDS
-    assert tuple(bulletin["properties"]) == BULLETIN_FIELDS
+    assert tuple(bulletin["properties"]) == (*BULLETIN_FIELDS, *OPTIONAL_FIELDS)
     assert tuple(metadata["required"]) == METADATA_FIELDS
     for field in METADATA_FIELDS:
         assert metadata["properties"][field] == bulletin["properties"][field]
@@ -128,6 +129,9 @@ def test_stock_validator_rejects_schema_level_bad_vectors(
         "revocation without supersedes",
         "revocation of another bulletin",
         "revocation of itself",
+        "in_reply_to on a threat assessment",
+        "reply to itself",
+        "flight-level band upside down",
         # python-jsonschema: "$" matches before a final newline; 1.0 is an integer
         "iss with a trailing newline",
         "location with a trailing newline",

@@ -347,3 +347,25 @@ def test_metadata(valid: Loader) -> None:
         validate_metadata(meta, now=meta["iat"] - 301)
     with pytest.raises(InvalidBulletin, match=r"^metadata: must be an object$"):
         validate_metadata("meta")
+
+
+def test_schema_1_1_fields_are_optional_and_left_out_when_unused() -> None:
+    """A bulletin without handling or in_reply_to (schema 1.0) is still valid; when given,
+    they are carried and checked."""
+    from exchange.bulletin import new_bulletin
+
+    body = {"summary": "Screening reinforced.", "scope": {"aerodromes": ["UTTT"]}}
+    plain = new_bulletin(iss="UZ", type="advisory", title="t", body=body, now=1790000000, to=["KZ"])
+    assert "handling" not in plain and "in_reply_to" not in plain
+    reply = new_bulletin(
+        iss="UZ",
+        type="advisory",
+        title="t",
+        body=body,
+        now=1790000000,
+        to=["KZ"],
+        handling="RESTRICTED: not for onward distribution",
+        in_reply_to="0b9f4a1e-6c2d-4e8a-9a51-3d7f2c1b8e40",
+    )
+    assert reply["in_reply_to"] == "0b9f4a1e-6c2d-4e8a-9a51-3d7f2c1b8e40"
+    assert reply["handling"].startswith("RESTRICTED")
