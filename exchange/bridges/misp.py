@@ -82,6 +82,8 @@ def misp_event(rec: OpenedRecord) -> dict[str, Any]:
         name = path.removeprefix(_PREFIX).removesuffix("[]")
         if name in _TIMES:
             ev.add_attribute("datetime", _iso(value), category="Other", comment=path)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            ev.add_attribute("counter", str(value), category="Other", comment=path)
         else:
             ev.add_attribute("text", str(value), category="Other", comment=path)
     for key, value in (
@@ -89,6 +91,8 @@ def misp_event(rec: OpenedRecord) -> dict[str, Any]:
         ("lang", b["lang"]),
         ("exp", b.get("exp")),
         ("supersedes", b.get("supersedes")),
+        ("handling", b.get("handling")),
+        ("in_reply_to", b.get("in_reply_to")),
         ("log_index", rec.log_index),
         ("seq", rec.seq),
     ):
@@ -152,6 +156,8 @@ def _put(body: dict[str, Any], path: str, value: Any) -> None:
 
 def _value(name: str, attr: dict[str, Any]) -> Any:
     value = attr.get("value")
+    if attr.get("type") == "counter" and isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
     if name in _TIMES and isinstance(value, str):
         try:
             return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
@@ -183,6 +189,8 @@ def draft_from_misp(text: str | bytes, source: str = "MISP") -> Draft:
         elif comment in ("avsec:exp", "avsec:supersedes", "avsec:lang"):
             value = attr.get("value")
             f[comment[6:]] = int(value) if comment == "avsec:exp" and value else value
+        elif comment in ("avsec:handling", "avsec:in_reply_to"):
+            d.warn(comment[6:], f"{one_line(attr.get('value'))!r}: set it by hand when posting")
         elif comment in ("avsec:sender", "avsec:log_index", "avsec:seq"):
             d.warn(f"Attribute {comment}", "the original's, not carried (a post is new)")
         else:

@@ -77,6 +77,10 @@ def test_export_validates_and_round_trips(path: Path) -> None:
     if b["body"].get("categories"):
         assert report["labels"] == b["body"]["categories"]
     [draft] = drafts_from_stix(text)
+    for name in ("handling", "in_reply_to"):  # carried in the extension, named on import
+        if b.get(name) is not None:
+            assert ext[name] == b[name]
+            assert any(w.startswith(f"extension.{name}:") for w in draft.warnings)
     for field in MAPPED:
         assert draft.fields.get(field) == b.get(field), field
     # each provenance field of the original is named, not dropped silently
