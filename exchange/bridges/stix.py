@@ -32,7 +32,9 @@ __all__ = [
     "TEXT_FIELD",
     "bulletin_objects",
     "export_bundle",
+    "icao_locations",
     "party_identity_id",
+    "revoked_version",
     "stix_time",
 ]
 
@@ -120,6 +122,50 @@ def _identity(rec: OpenedRecord) -> dict[str, Any]:
     }
 
 
+#: Body fields (by path) that hold ICAO location indicators, in every type.
+_LOCATION_PATHS: Final = (
+    ("locations",),
+    ("applies_to", "airports"),
+    ("scope", "firs"),
+    ("scope", "aerodromes"),
+)
+#: (start, end) body fields of a validity window, per type that has one.
+_WINDOWS: Final = (("valid_from", "valid_until"), ("effective_from", "effective_until"))
+
+
+def icao_locations(body: dict[str, Any]) -> list[str]:
+    """Every ICAO indicator the body names (aerodromes and FIRs), each once, in order."""
+    found: list[str] = []
+    for path in _LOCATION_PATHS:
+        node: Any = body
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        for loc in node if isinstance(node, list) else []:
+            if loc not in found:
+                found.append(loc)
+    return found
+
+
+def _summary_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """Fields a STIX consumer can read without knowing each body schema."""
+    out: dict[str, Any] = {}
+    locs = icao_locations(body)
+    if locs:
+        out["icao_locations"] = locs
+    for start, end in _WINDOWS:
+        if isinstance(body.get(start), int):
+            out["valid_from"] = stix_time(body[start])
+            if isinstance(body.get(end), int):
+                out["valid_until"] = stix_time(body[end])
+    for key in ("threat_level", "categories"):
+        if body.get(key):
+            out[key] = body[key]
+    risk = body.get("risk")
+    if isinstance(risk, dict) and risk.get("residual_risk"):
+        out["residual_risk"] = risk["residual_risk"]
+    return out
+
+
 def _extension(rec: OpenedRecord) -> dict[str, Any]:
     b = rec.bulletin
     ext: dict[str, Any] = {
@@ -136,6 +182,7 @@ def _extension(rec: OpenedRecord) -> dict[str, Any]:
         "to": list(b["to"]),
         "ack_deadline_seconds": ACK_DEADLINES[b["priority"]],
         "seq": rec.seq,
+        **_summary_fields(b["body"]),
         "body": b["body"],
     }
     optional = {
@@ -175,6 +222,16 @@ def _report(rec: OpenedRecord) -> dict[str, Any]:
     if body.get("confidence") in CONFIDENCE:
         report["confidence"] = CONFIDENCE[body["confidence"]]
     return report
+
+
+def revoked_version(report: dict[str, Any], revocation: OpenedRecord) -> dict[str, Any]:
+    """A new version of an exported report, marked ``revoked`` by a revocation bulletin
+    of the same issuer (PROTOCOL §4: a revocation withdraws the bulletin it names)."""
+    iat = int(revocation.bulletin["iat"])
+    modified = max(stix_time(iat), report["modified"])
+    if modified == report["modified"]:  # STIX: a new version has a later modified
+        modified = modified[:-4] + "001Z" if modified.endswith(".000Z") else modified
+    return {**report, "modified": modified, "revoked": True}
 
 
 def bulletin_objects(rec: OpenedRecord) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from exchange.bridges.stix import bulletin_objects
+from exchange.bridges.stix import bulletin_objects, revoked_version
 from exchange.bulletin.vocab import SUBSCRIBERS
 from exchange.client.opened import OpenedRecord, OpenedStore
 
@@ -57,15 +57,29 @@ class Collection:
     alias: str
     description: str
     entries: list[tuple[datetime, str, dict[str, Any]]] = field(default_factory=list)
+    #: each object's first and last version in this collection (TAXII ``match[version]``)
+    first: dict[str, str] = field(default_factory=dict)
+    last: dict[str, str] = field(default_factory=dict)
     _seen: set[tuple[str, str]] = field(default_factory=set)
 
     def add(self, added: str, obj: dict[str, Any]) -> None:
-        key = (str(obj["id"]), str(obj.get("modified", obj.get("created", ""))))
-        if key in self._seen:
+        oid, version = str(obj["id"]), _version(obj)
+        if (oid, version) in self._seen:
             return
-        self._seen.add(key)
+        self._seen.add((oid, version))
+        self.first[oid] = min(version, self.first.get(oid, version))
+        self.last[oid] = max(version, self.last.get(oid, version))
         when = datetime.fromisoformat(added.replace("Z", "+00:00"))
         self.entries.append((when, added, obj))
+
+    def wanted(self, obj: dict[str, Any], versions: set[str]) -> bool:
+        oid, version = str(obj["id"]), _version(obj)
+        return (
+            "all" in versions
+            or ("last" in versions and version == self.last[oid])
+            or ("first" in versions and version == self.first[oid])
+            or version in versions
+        )
 
     def info(self) -> dict[str, Any]:
         return {
@@ -79,6 +93,10 @@ class Collection:
         }
 
 
+def _version(obj: dict[str, Any]) -> str:
+    return str(obj.get("modified", obj.get("created", "")))
+
+
 class TaxiiCollections:
     """The collections of a store: ``all``, and one per group this party belongs to or
     has received bulletins for."""
@@ -87,6 +105,8 @@ class TaxiiCollections:
         self.store = store
         self._done = 0
         self.by_id: dict[str, Collection] = {}
+        #: bid -> its report, issuer and collections, for revocations that name it
+        self._reports: dict[str, tuple[dict[str, Any], str, list[Collection]]] = {}
         self._all = self._collection(_ALL, "All bulletins this party received")
         for gid, name in sorted((groups or {}).items()):
             self._collection(gid, name)
@@ -111,6 +131,15 @@ class TaxiiCollections:
         for c in targets:
             for obj in objects:
                 c.add(rec.added, obj)
+        b = rec.bulletin
+        self._reports[rec.bid] = (objects[-1], str(b["iss"]), targets)
+        revoked = (
+            self._reports.get(str(b["body"].get("revokes"))) if b["type"] == "revocation" else None
+        )
+        if revoked is not None and revoked[1] == b["iss"]:
+            new = revoked_version(revoked[0], rec)
+            for c in revoked[2]:
+                c.add(rec.added, new)
 
     def refresh(self) -> None:
         """Take in what the store gained since the last call."""
@@ -181,12 +210,14 @@ def _int(value: str, name: str, low: int, high: int) -> int:
 def _select(c: Collection, q: Any, object_id: str | None = None) -> dict[str, Any]:
     """Filter and page a collection (TAXII 2.1 §3.4, §5.3): the page and its bounds."""
     after = _time(q["added_after"], "added_after") if "added_after" in q else None
-    limit = _int(q.get("limit", str(_DEFAULT_PAGE)), "limit", 1, MAX_PAGE)
+    # a client may ask for more than a page; it gets MAX_PAGE and ``next`` (TAXII §3.4)
+    limit = min(_int(q.get("limit", str(_DEFAULT_PAGE)), "limit", 1, 10**9), MAX_PAGE)
     start = _int(q["next"], "next", 0, len(c.entries)) if "next" in q else 0
     types = {t for t in q.get("match[type]", "").split(",") if t}
     ids = {i for i in q.get("match[id]", "").split(",") if i}
     if object_id is not None:
         ids = {object_id}
+    versions = {v for v in q.get("match[version]", "last").split(",") if v}
     specs = {s for s in q.get("match[spec_version]", "").split(",") if s}
     if specs and "2.1" not in specs:
         return {"items": [], "more": False, "next": None}
@@ -200,6 +231,8 @@ def _select(c: Collection, q: Any, object_id: str | None = None) -> dict[str, An
         if types and obj["type"] not in types:
             continue
         if ids and obj["id"] not in ids:
+            continue
+        if not c.wanted(obj, versions):
             continue
         if len(items) == limit:
             nxt = index
@@ -304,7 +337,8 @@ def make_app(
 
     async def versions(request: web.Request) -> web.Response:
         collections.refresh()
-        page = _select(collection(request), request.query, request.match_info["oid"])
+        query = {**request.query, "match[version]": "all"}
+        page = _select(collection(request), query, request.match_info["oid"])
         if not page["items"]:
             raise _Problem(404, "no such object in this collection")
         found = [obj.get("modified", obj.get("created")) for _w, _a, obj in page["items"]]
