@@ -207,3 +207,9 @@ def test_every_object_of_a_bulletin_parses() -> None:
     b = vector(VALID[0])
     for obj in bulletin_objects(record(b)):
         stix2.parse(obj, allow_custom=False)
+
+
+def test_docs_tlp_table_matches_the_code() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "interop.md").read_text("utf-8")
+    for tlp, mid in TLP2_IDS.items():
+        assert f"| {tlp} | `{mid}` | TLP:{tlp.upper()} |" in doc
