@@ -8,6 +8,7 @@ comments too.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,9 +54,16 @@ class Draft:
     def warn(self, where: str, what: str) -> None:
         self.warnings.append(f"{one_line(where, 120)}: {what}")
 
-    def check(self) -> None:
+    def check(self, now: int | None = None) -> None:
         """Fill what a post needs and say what the reviewer must still decide."""
         f = self.fields
+        now = int(time.time()) if now is None else now
+        exp = f.get("exp")
+        if isinstance(exp, int) and exp <= now:
+            del f["exp"]
+            self.warn("exp", "the original expiry has passed: removed (set --expires-in)")
+        if f.get("supersedes"):
+            self.warn("supersedes", "kept: it must name a bulletin of the party that posts")
         if f.get("type") not in TYPES:
             f["type"] = "advisory"
         if f.get("priority") not in PRIORITIES:

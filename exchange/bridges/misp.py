@@ -166,7 +166,7 @@ def _value(name: str, attr: dict[str, Any]) -> Any:
     return value
 
 
-def draft_from_misp(text: str | bytes, source: str = "MISP") -> Draft:
+def draft_from_misp(text: str | bytes, source: str = "MISP", *, now: int | None = None) -> Draft:
     """A draft bulletin of a MISP event; attributes, objects and galaxies it cannot carry
     are named in warnings."""
     ev = _event(text)
@@ -212,5 +212,5 @@ def draft_from_misp(text: str | bytes, source: str = "MISP") -> Draft:
     f["body"] = body
     if isinstance(ev.get("date"), (str, date)):
         d.warn("date", "the bulletin's iat is the time it is posted")
-    d.check()
+    d.check(now)
     return d

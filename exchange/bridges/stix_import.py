@@ -142,7 +142,9 @@ def _foreign(obj: dict[str, Any], by_id: dict[str, dict[str, Any]], d: Draft) ->
     f["body"] = body
 
 
-def _draft(obj: dict[str, Any], by_id: dict[str, dict[str, Any]], source: str) -> Draft:
+def _draft(
+    obj: dict[str, Any], by_id: dict[str, dict[str, Any]], source: str, now: int | None
+) -> Draft:
     d = Draft(source=f"{source} {obj.get('id')}")
     f = d.fields
     f["title"] = obj.get("name") or obj.get("abstract") or ""
@@ -186,19 +188,22 @@ def _draft(obj: dict[str, Any], by_id: dict[str, dict[str, Any]], source: str) -
         d.warn(key, "no place in a bulletin: not carried")
     for key in sorted(set(exts) - {EXTENSION_ID}):
         d.warn(f"extensions {one_line(key, 60)}", "an unknown extension: not carried")
-    d.check()
+    d.check(now)
     return d
 
 
-def drafts_from_stix(text: str | bytes, source: str = "STIX") -> list[Draft]:
-    """A draft per report or note of the bundle; other objects are named in warnings."""
+def drafts_from_stix(
+    text: str | bytes, source: str = "STIX", *, now: int | None = None
+) -> list[Draft]:
+    """A draft per report or note of the bundle; other objects are named in warnings.
+    ``now`` (default: the clock) decides whether a carried expiry has passed."""
     objects = _parse(text)
     by_id = {str(o.get("id")): o for o in objects}
     heads = [o for o in objects if o.get("type") in ("report", "note")]
     if not heads:
         kinds = sorted({one_line(o.get("type"), 40) for o in objects})
         raise InputError(f"the bundle holds no report or note (only {', '.join(kinds) or '-'})")
-    drafts = [_draft(o, by_id, source) for o in heads]
+    drafts = [_draft(o, by_id, source, now) for o in heads]
     used = {r for o in heads for r in (o.get("object_refs") or [])}
     used |= {r for o in heads for r in (o.get("object_marking_refs") or [])}
     used |= {str(o.get("id")) for o in heads}

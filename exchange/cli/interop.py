@@ -171,8 +171,9 @@ def _token(folder: Path, renew: bool) -> str:
 async def _sync(c: ExchangeClient, store: OpenedStore) -> None:
     try:
         new, bad = await store.sync(c)
-    except ExchangeError as exc:
-        print(f"exchange: warning: sync failed, serving what is stored: {exc.detail}", flush=True)
+    except (ExchangeError, OSError) as exc:
+        why = exc.detail if isinstance(exc, ExchangeError) else str(exc)
+        print(f"exchange: warning: sync failed, serving what is stored: {why}", flush=True)
         return
     for r in bad:
         print(f"exchange: warning: seq {r.seq} {r.bid} rejected: {r.reason}", flush=True)
@@ -191,12 +192,14 @@ async def cmd_taxii(args: argparse.Namespace) -> int:
     async with client_for(args) as c:
         require_key(c)
         await _sync(c, store)
-        d = await c.directory()
-        groups = {
-            str(g["id"]): str(g.get("name") or g["id"])
-            for g in d.doc.get("groups", [])
-            if any(m.get("party") == c.party for m in g.get("members", []))
-        }
+        groups: dict[str, str] = {}
+        try:
+            doc = (await c.directory()).doc
+        except ExchangeError:
+            doc = {}  # the server is away: the collections come from the stored bulletins
+        for g in doc.get("groups", []):
+            if any(m.get("party") == c.party for m in g.get("members", [])):
+                groups[str(g["id"])] = str(g.get("name") or g["id"])
         runner = web.AppRunner(make_app(TaxiiCollections(store, groups), token))
         await runner.setup()
         try:

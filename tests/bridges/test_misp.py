@@ -25,7 +25,7 @@ def test_round_trip(path: Path) -> None:
     assert f"tlp:{b['tlp']}" in tags
     for c in b["body"].get("categories", []):
         assert f'avsec-exchange:category="{c}"' in tags
-    d = draft_from_misp(json.dumps(event))
+    d = draft_from_misp(json.dumps(event), now=b["iat"])
     for field in MAPPED:
         if field not in ("groups", "to"):  # MISP has no place for the recipients
             assert d.fields.get(field) == b.get(field), field

@@ -76,7 +76,7 @@ def test_export_validates_and_round_trips(path: Path) -> None:
     assert EXTENSION_ID in objs and TLP2_IDS[b["tlp"]] in objs
     if b["body"].get("categories"):
         assert report["labels"] == b["body"]["categories"]
-    [draft] = drafts_from_stix(text)
+    [draft] = drafts_from_stix(text, now=b["iat"])
     for name in ("handling", "in_reply_to"):  # carried in the extension, named on import
         if b.get(name) is not None:
             assert ext[name] == b[name]
@@ -213,3 +213,10 @@ def test_docs_tlp_table_matches_the_code() -> None:
     doc = (Path(__file__).parents[2] / "docs" / "interop.md").read_text("utf-8")
     for tlp, mid in TLP2_IDS.items():
         assert f"| {tlp} | `{mid}` | TLP:{tlp.upper()} |" in doc
+
+
+def test_a_passed_expiry_is_removed_with_a_warning() -> None:
+    b = next(vector(p) for p in VALID if vector(p)["exp"] is not None)
+    [d] = drafts_from_stix(export_bundle([record(b)]), now=b["exp"])
+    assert "exp" not in d.fields
+    assert any(w.startswith("exp: the original expiry has passed") for w in d.warnings)
