@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from exchange.bridges.draft import Draft
+from exchange.bridges.draft import Draft, one_line
 from exchange.bridges.misp import draft_from_misp, misp_event
 from exchange.bridges.stix import export_bundle
 from exchange.bridges.stix_import import drafts_from_stix
@@ -137,7 +137,7 @@ async def cmd_import(args: argparse.Namespace) -> int:
     )
     for d in drafts:
         for w in d.warnings:
-            print(f"exchange: warning: {w}", file=sys.stderr)
+            print(f"exchange: warning: {one_line(w, 400)}", file=sys.stderr)
     if len(drafts) == 1:
         _write(drafts[0].yaml().rstrip("\n"), args.output)
         return 0
