@@ -143,15 +143,26 @@ def _tag(name: str, d: Draft, body: dict[str, Any]) -> None:
         d.warn(f"Tag {one_line(name, 60)}", "no place in a bulletin: not carried")
 
 
-def _put(body: dict[str, Any], path: str, value: Any) -> None:
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _put(body: dict[str, Any], path: str, value: Any) -> bool:
+    """Put a value at a body path; False when the path clashes with what is there."""
     keys = path.removesuffix("[]").split(".")
-    node = body
+    node: Any = body
     for k in keys[:-1]:
-        node = node.setdefault(k, {})
+        node = node.setdefault(k, {}) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or not all(keys):
+        return False
     if path.endswith("[]"):
-        node.setdefault(keys[-1], []).append(value)
+        items = node.setdefault(keys[-1], [])
+        if not isinstance(items, list):
+            return False
+        items.append(value)
     else:
         node[keys[-1]] = value
+    return True
 
 
 def _value(name: str, attr: dict[str, Any]) -> Any:
@@ -174,10 +185,10 @@ def draft_from_misp(text: str | bytes, source: str = "MISP", *, now: int | None 
     f = d.fields
     f["title"] = ev["info"]
     body: dict[str, Any] = {}
-    for tag in ev.get("Tag") or []:
+    for tag in _list(ev.get("Tag")):
         if isinstance(tag, dict) and isinstance(tag.get("name"), str):
             _tag(tag["name"], d, body)
-    for attr in ev.get("Attribute") or []:
+    for attr in _list(ev.get("Attribute")):
         if not isinstance(attr, dict):
             continue
         comment = str(attr.get("comment") or "")
@@ -185,10 +196,14 @@ def draft_from_misp(text: str | bytes, source: str = "MISP", *, now: int | None 
             name = comment.removeprefix(_PREFIX).removesuffix("[]")
             if "categories" in body and name == "categories":
                 continue  # the category tags already gave them
-            _put(body, comment.removeprefix(_PREFIX), _value(name.split(".")[-1], attr))
+            if not _put(body, comment.removeprefix(_PREFIX), _value(name.split(".")[-1], attr)):
+                d.warn(f"Attribute {one_line(comment, 60)}", "clashes with another: not carried")
         elif comment in ("avsec:exp", "avsec:supersedes", "avsec:lang"):
             value = attr.get("value")
-            f[comment[6:]] = int(value) if comment == "avsec:exp" and value else value
+            if comment == "avsec:exp":
+                value = int(str(value)) if str(value).isdigit() else None
+            if isinstance(value, (str, int)):
+                f[comment[6:]] = value
         elif comment in ("avsec:handling", "avsec:in_reply_to"):
             d.warn(comment[6:], f"{one_line(attr.get('value'))!r}: set it by hand when posting")
         elif comment in ("avsec:sender", "avsec:log_index", "avsec:seq"):
@@ -196,10 +211,10 @@ def draft_from_misp(text: str | bytes, source: str = "MISP", *, now: int | None 
         else:
             what = f"{one_line(attr.get('type'), 30)} {one_line(attr.get('value'), 60)}"
             d.warn(f"Attribute {what}", "no place in a bulletin: not carried")
-    for obj in ev.get("Object") or []:
+    for obj in _list(ev.get("Object")):
         name = one_line(obj.get("name", "?") if isinstance(obj, dict) else "?", 40)
         d.warn(f"Object {name}", "MISP objects are not carried")
-    for galaxy in ev.get("Galaxy") or []:
+    for galaxy in _list(ev.get("Galaxy")):
         name = one_line(galaxy.get("name", "?") if isinstance(galaxy, dict) else "?", 40)
         d.warn(f"Galaxy {name}", "galaxy clusters are not carried")
     if "type" not in f:
