@@ -82,8 +82,11 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _write(text: str, output: str | None) -> None:
+    """To stdout, or to a file created with mode 0600: an export holds plaintext."""
     if output and output != "-":
-        Path(output).write_text(text + "\n", encoding="utf-8")
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
         print(f"wrote {output}", file=sys.stderr)
     else:
         print(text)

@@ -46,6 +46,7 @@ def test_export_import_post(cli, served, examples: Path) -> None:
 
     cli("export", "stix", bid, "-o", "b.json", *uz).ok()
     bundle = Path("b.json").read_text()
+    assert Path("b.json").stat().st_mode & 0o777 == 0o600  # plaintext: the owner only
     stix2.parse(bundle, allow_custom=False)
     since = json.loads(cli("export", "stix", "--since", "0", *uz).ok().out)
     assert f"report--{bid}" in {o["id"] for o in since["objects"]}
