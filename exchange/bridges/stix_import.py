@@ -128,18 +128,32 @@ def _foreign(obj: dict[str, Any], by_id: dict[str, dict[str, Any]], d: Draft) ->
     for ref in obj.get("object_refs") or []:
         target = by_id.get(ref, {})
         name = str(target.get("name", ""))
-        if target.get("type") == "location" and ICAO_LOCATION_RE.match(name):
-            if name not in locs:
-                locs.append(name)
-        elif target.get("type") != "identity":
-            d.warn(ref, f"a referenced {one_line(target.get('type', 'object'), 40)}: not carried")
+        if target.get("type") == "location" and ICAO_LOCATION_RE.match(name) and name not in locs:
+            locs.append(name)
     if locs:
         body["locations"] = locs
     if "confidence" in obj:
         d.warn("confidence", "an advisory has no confidence: not carried")
     if obj.get("created_by_ref"):
         d.warn("created_by_ref", "the sender is the party that posts the draft")
+    if obj.get("report_types"):
+        d.warn("report_types", "the draft is an advisory (review its type)")
     f["body"] = body
+
+
+def _refs(obj: dict[str, Any], by_id: dict[str, dict[str, Any]], d: Draft, ours: bool) -> None:
+    """Name every referenced object the draft does not carry."""
+    for ref in obj.get("object_refs") or []:
+        target = by_id.get(ref, {})
+        kind = target.get("type")
+        if kind == "identity":
+            continue
+        icao = kind == "location" and ICAO_LOCATION_RE.match(str(target.get("name", "")))
+        if icao and not ours:
+            continue
+        d.warn(
+            ref, f"a referenced {one_line(kind or 'object outside the bundle', 40)}: not carried"
+        )
 
 
 def _draft(
@@ -181,6 +195,7 @@ def _draft(
                 d.warn("confidence", "differs from the body's: the body's was kept")
     else:
         _foreign(obj, by_id, d)
+    _refs(obj, by_id, d, isinstance(ours, dict))
     if "published" in obj:
         d.warn("published", "the original's publication time: a post gets its own iat")
     skip = _USED | {"confidence", "created_by_ref", "granular_markings", "published"}

@@ -220,3 +220,20 @@ def test_a_passed_expiry_is_removed_with_a_warning() -> None:
     [d] = drafts_from_stix(export_bundle([record(b)]), now=b["exp"])
     assert "exp" not in d.fields
     assert any(w.startswith("exp: the original expiry has passed") for w in d.warnings)
+
+
+def test_objects_added_to_an_exported_report_are_named() -> None:
+    b = vector(VALID[0])
+    bundle = json.loads(export_bundle([record(b)]))
+    ind = json.loads(
+        stix2.Indicator(
+            pattern="[domain-name:value = 'evil.example']",
+            pattern_type="stix",
+            valid_from="2026-01-01T00:00:00Z",
+        ).serialize()
+    )
+    report = next(o for o in bundle["objects"] if o["type"] == "report")
+    report["object_refs"].append(ind["id"])
+    bundle["objects"].append(ind)
+    [d] = drafts_from_stix(json.dumps(bundle), now=b["iat"])
+    assert any(w.startswith(ind["id"]) and "indicator" in w for w in d.warnings)
