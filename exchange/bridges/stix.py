@@ -246,11 +246,18 @@ def bulletin_objects(rec: OpenedRecord) -> list[dict[str, Any]]:
 
 
 def export_bundle(records: Iterable[OpenedRecord]) -> str:
-    """One STIX 2.1 bundle (JSON text) of the bulletins, each object once, validated."""
+    """One STIX 2.1 bundle (JSON text) of the bulletins, each object once, validated. A
+    report whose issuer's revocation is in the same export is the revoked version."""
     objects: dict[str, dict[str, Any]] = {}
+    issuer: dict[str, str] = {}
     for rec in records:
+        issuer[f"report--{rec.bid}"] = str(rec.bulletin["iss"])
         for obj in bulletin_objects(rec):
             objects.setdefault(obj["id"], obj)
+        b = rec.bulletin
+        target = f"report--{b['body'].get('revokes')}"
+        if b["type"] == "revocation" and issuer.get(target) == b["iss"]:
+            objects[target] = revoked_version(objects[target], rec)
     bundle = {
         "type": "bundle",
         "id": f"bundle--{uuid.uuid4()}",

@@ -237,3 +237,31 @@ def test_objects_added_to_an_exported_report_are_named() -> None:
     bundle["objects"].append(ind)
     [d] = drafts_from_stix(json.dumps(bundle), now=b["iat"])
     assert any(w.startswith(ind["id"]) and "indicator" in w for w in d.warnings)
+
+
+def test_a_revocation_in_the_same_export_revokes_the_report() -> None:
+    first = new_bulletin(
+        iss="KZ", type="advisory", title="A", body={"summary": "a"}, now=1790000000, groups=["g1"]
+    )
+    revocation = new_bulletin(
+        iss="KZ",
+        type="revocation",
+        title="Withdrawn",
+        body={"revokes": first["bid"], "reason": "over"},
+        now=1790000000,  # the same second: the new version is still later
+        groups=["g1"],
+    )
+    foreign = new_bulletin(
+        iss="UZ",
+        type="revocation",
+        title="Not UZ's",
+        body={"revokes": revocation["bid"], "reason": "no"},
+        now=1790000100,
+        groups=["g1"],
+    )
+    text = export_bundle([record(first), record(revocation), record(foreign)])
+    stix2.parse(text, allow_custom=False)
+    objs = objects(text)
+    report = objs[f"report--{first['bid']}"]
+    assert report["revoked"] is True and report["modified"] > report["created"]
+    assert "revoked" not in objs[f"report--{revocation['bid']}"]  # UZ cannot revoke KZ's
