@@ -6,9 +6,13 @@ party receives those that match the group's filter. The assessments come from a 
 file (one object per line: ``title``, ``body`` and optionally ``type``, ``priority``,
 ``tlp``, ``exp``, ``lang``; times as seconds or ISO 8601) or, with ``--generate``, are
 made up: realistic but SIMULATED assessments for the Central Asia/Caucasus region.
+With ``--stix-dir`` it is a STIX producer's relay: every STIX 2.1 bundle (``*.json``) in
+the folder becomes draft bulletins (``exchange.bridges``, as ``exchange import stix``),
+each conversion warning is printed, and the drafts are posted.
 
     python examples/feed.py --profile keys/ICAO-TA/feed --generate --count 10 --interval 2
     python examples/feed.py --profile keys/ICAO-TA/feed --file examples/threat-assessments.jsonl
+    python examples/feed.py --profile keys/ICAO-TA/feed --stix-dir incoming/ --interval 0
 
 Only the public SDK is used: ``ExchangeClient.from_profile``, ``new_bulletin``, ``post``.
 """
@@ -28,6 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from exchange.bridges.stix_import import drafts_from_stix
 from exchange.bulletin.validate import new_bulletin
 from exchange.client import ExchangeClient
 from exchange.errors import ExchangeError, InputError, RateLimited, StorageError
@@ -160,6 +165,23 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             yield {**item, "body": body, "exp": _epoch(item.get("exp"))}
 
 
+def read_stix_dir(folder: Path) -> Iterator[dict[str, Any]]:
+    """The drafts of every STIX bundle in the folder, in file-name order; the warnings of
+    each conversion are printed, a file that is not a bundle is reported and skipped."""
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder")
+    for path in sorted(folder.glob("*.json")):
+        try:
+            drafts = drafts_from_stix(path.read_bytes(), path.name)
+        except ExchangeError as exc:
+            progress(f"{path.name}: skipped: {exc.detail}", done=True)
+            continue
+        for d in drafts:
+            for w in d.warnings:
+                progress(f"{path.name}: warning: {w}", done=True)
+            yield dict(d.fields)
+
+
 def bulletin(client: ExchangeClient, fields: dict[str, Any]) -> dict[str, Any]:
     return new_bulletin(
         iss=client.party,
@@ -168,7 +190,7 @@ def bulletin(client: ExchangeClient, fields: dict[str, Any]) -> dict[str, Any]:
         body=fields["body"],
         now=int(time.time()),
         groups=[SUBSCRIBERS],
-        priority=fields.get("priority", "routine"),
+        priority=fields.get("priority") or "routine",
         tlp=fields.get("tlp", "amber"),
         lang=fields.get("lang", "en"),
         exp=fields.get("exp"),
@@ -207,6 +229,8 @@ async def run(args: argparse.Namespace) -> int:
         source: Iterator[dict[str, Any]] = (
             generate(rng, int(time.time())) for _ in itertools.count()
         )
+    elif args.stix_dir:
+        source = read_stix_dir(Path(args.stix_dir))
     else:
         source = read_jsonl(Path(args.file))
     if args.count is not None:
@@ -227,10 +251,15 @@ async def run(args: argparse.Namespace) -> int:
                 continue
             posted += 1
             body = fields["body"]
+            what = " ".join(
+                ",".join(v) if isinstance(v, list) else str(v)
+                for v in (body.get("threat_level"), body.get("categories"), body.get("locations"))
+                if v
+            )
             progress(
                 f"[{n}/{total}] posted seq {r.seq} to {len(r.recipients)} parties: "
-                f"{body['threat_level']} {','.join(body['categories'])} "
-                f"{','.join(body['locations'])}  ({posted} posted, {failed} refused)"
+                f"{fields.get('type', 'threat-assessment')} {what}  "
+                f"({posted} posted, {failed} refused)"
             )
     progress(f"done: {posted} posted, {failed} refused", done=True)
     return 0 if failed == 0 else 1
@@ -246,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--file", metavar="JSONL", help="threat assessments, one JSON per line")
     src.add_argument("--generate", action="store_true", help="make up SIMULATED ones")
+    src.add_argument("--stix-dir", metavar="DIR", help="post the STIX 2.1 bundles of a folder")
     p.add_argument("--count", type=int, metavar="N", help="stop after N (default: all/forever)")
     p.add_argument("--interval", type=float, default=5.0, metavar="S", help="seconds between")
     p.add_argument("--seed", type=int, help="random seed for --generate")

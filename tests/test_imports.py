@@ -5,6 +5,7 @@ module forgotten first; third-party libraries stay loaded, so this runs in secon
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 import subprocess
 import sys
@@ -48,3 +49,22 @@ def test_public_modules_declare_all(name: str) -> None:
     assert isinstance(getattr(module, "__all__", None), (list, tuple)), f"{name} has no __all__"
     for public in module.__all__:
         assert hasattr(module, public), f"{name}.__all__ names missing {public}"
+
+
+# The bridges are SDK clients (STYLE §18): they import the SDK and pure packages only.
+_SERVER_SIDE = ("exchange.service", "exchange.store", "exchange.api", "exchange.server")
+_BRIDGES = [m for m in MODULES if m.startswith(("exchange.bridges", "exchange.cli.interop"))]
+
+
+@pytest.mark.parametrize("name", _BRIDGES)
+def test_bridges_import_no_server_side_module(name: str) -> None:
+    import ast
+
+    source = importlib.util.find_spec(name).origin  # type: ignore[union-attr]
+    assert source is not None
+    with open(source, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in imported if m.startswith(_SERVER_SIDE)], name
+    assert len(_BRIDGES) >= 7

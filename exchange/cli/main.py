@@ -40,6 +40,7 @@ def build_parser() -> Parser:
     watch.add_parsers(sub)
     subscriptions.add_parsers(sub)
     importlib.import_module("exchange.cli.console").add_parsers(sub)
+    importlib.import_module("exchange.cli.interop").add_parsers(sub)  # export/import/taxii
     try:  # ``exchange audit verify`` lives in its own module, written separately
         audit = importlib.import_module("exchange.cli.audit")
     except ImportError:
