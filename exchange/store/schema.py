@@ -30,6 +30,7 @@ __all__ = [
     "enc_keys",
     "groups",
     "jtis",
+    "last_seen",
     "memberships",
     "metadata",
     "parties",
@@ -196,3 +197,18 @@ audit_state = Table(
     Column("root_hash", LargeBinary, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )
+
+# Reachability (issue 14): when each client last made an authenticated request, pulled
+# its inbox, or held a live stream. Written at most once a minute per client
+# (service/seen.py), so it costs nothing on the request path.
+last_seen = Table(
+    "last_seen",
+    metadata,
+    Column("client_id", String(96), primary_key=True),
+    Column("party", String(32), nullable=False, index=True),
+    Column("request_at", BigInteger, nullable=False),
+    Column("inbox_at", BigInteger, nullable=True),
+    Column("stream_at", BigInteger, nullable=True),
+)
+# Reports select bulletins by acceptance time.
+Index("ix_bulletins_accepted_at", bulletins.c.accepted_at)
