@@ -335,12 +335,12 @@ async def report(ex: Exchange, caller: Caller, q: Mapping[str, str]) -> dict[str
     unknown = set(q) - {"group", "party", "from", "to", "bucket"}
     if unknown:
         raise InputError(f"unknown parameter {sorted(unknown)[0]!r}")
+    await seen.flush(ex)  # this node's marks first, so that the report is current
     dirs = await ex.db.run_read(rstore.directory_rows_txn)
     scope = _scope(caller, q, dirs)
     lo, hi, bucket = _period(ex, q)
     now = ex.clock.ms()
     bounds = period_bounds(lo, hi, bucket)
-    await seen.flush(ex)  # this node's marks, so that the report is current
     limit = ex.limits.report_overdue_items
     fig = await ex.db.run_read(
         lambda conn: rstore.figures_txn(conn, scope, lo, hi, now, bounds, limit)
