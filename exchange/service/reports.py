@@ -63,7 +63,10 @@ DEFINITIONS: dict[str, str] = {
     "its deadline has passed.",
     "overdue": "No ack of any status and the deadline passed, as of the report's "
     "generation; lateness is the time since the deadline.",
-    "trend": "The same figures per calendar week (Monday, UTC) or month of acceptance.",
+    "trend": "Deliveries, acks and the share acked in time per calendar week (Monday, "
+    "UTC) or month of acceptance.",
+    "all": "A State's row over all priorities: counts and shares only (times are given "
+    "per priority, whose deadlines differ).",
     "quiet": f"No live stream and no inbox pull for {QUIET_DAYS} days (or never).",
     "key_age": f"Keys carry no expiry; one older than {KEY_MAX_AGE_DAYS} days is past its "
     f"recommended lifetime, within {KEY_WARN_DAYS} days of it near it. 'never rotated': "
@@ -170,10 +173,10 @@ def _secs(ms: float | None) -> float | None:
     return None if ms is None else round(ms / 1000, 3)
 
 
-def _steps(pct: dict[tuple[str, str, str], dict[str, Any]], k1: str, k2: str) -> dict[str, Any]:
+def _steps(pct: dict[tuple[str, str, str], dict[str, Any]], party: str, prio: str) -> Any:
     out: dict[str, Any] = {}
-    for step in ("delivered", "received", "read", "actioned"):
-        p = pct.get((step, k1, k2))
+    for step in rstore.STEPS:
+        p = pct.get((step, party, prio))
         out[step] = {
             "n": p["n"] if p else 0,
             "median_s": _secs(p["median_ms"]) if p else None,
@@ -187,7 +190,7 @@ def _share(within: int, due: int) -> float | None:
 
 
 def _recipients(fig: dict[str, Any]) -> list[dict[str, Any]]:
-    pct = {(p["metric"], p["k1"], p["k2"]): p for p in fig["percentiles"]}
+    pct = {(p["metric"], p["party"], p["priority"]): p for p in fig["percentiles"]}
     totals: dict[str, dict[str, int]] = {}
     rows: list[dict[str, Any]] = []
     keys = ("deliveries", "delivered", "acknowledged", "due", "within", "overdue")
@@ -198,8 +201,8 @@ def _recipients(fig: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append({"party": c["party"], "priority": c["priority"], **_row(c, keys)})
         rows[-1]["times"] = _steps(pct, c["party"], c["priority"])
     for party, t in totals.items():
-        rows.append({"party": party, "priority": "all", **_row(t, keys)})
-        rows[-1]["times"] = _steps(pct, party, "*")
+        # times are per priority only: a median across flash and routine means little
+        rows.append({"party": party, "priority": "all", **_row(t, keys), "times": None})
     order = {p: i for i, p in enumerate((*PRIORITIES, "all"))}
     rows.sort(key=lambda r: (r["party"], order.get(r["priority"], 99)))
     return rows
@@ -213,7 +216,6 @@ def _row(c: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _trend(fig: dict[str, Any], bounds: list[int], bucket: str) -> list[dict[str, Any]]:
-    pct = {p["k1"]: p for p in fig["percentiles"] if p["metric"] == "received" and p["k2"] == "*"}
     periods: list[dict[str, Any]] = [
         {
             "period": _label(b, bucket),
@@ -238,10 +240,8 @@ def _trend(fig: dict[str, Any], bounds: list[int], bucket: str) -> list[dict[str
             "within_deadline": int(r["within"] or 0),
             "within_deadline_share": _share(int(r["within"] or 0), int(r["due"] or 0)),
         }
-    for i, p in enumerate(periods):
+    for p in periods:
         p["within_deadline_share"] = _share(p["within_deadline"], p["due"])
-        m = pct.get(str(i))
-        p["median_to_received_s"] = _secs(m["median_ms"]) if m else None
     return periods
 
 

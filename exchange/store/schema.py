@@ -160,6 +160,11 @@ deliveries = Table(
     Column("deadline", BigInteger, nullable=True),  # ack due by (ms)
     Column("delivered_at", BigInteger, nullable=True),
     Column("escalated_at", BigInteger, nullable=True),
+    # First ack of any status, of read or actioned, and of actioned (ms): kept by a
+    # trigger on ``acks`` (migration 0006_reports), so that reports need no join to acks.
+    Column("acked_at", BigInteger, nullable=True),
+    Column("read_at", BigInteger, nullable=True),
+    Column("actioned_at", BigInteger, nullable=True),
 )
 Index("ix_deliveries_overdue", deliveries.c.deadline, deliveries.c.escalated_at)
 
