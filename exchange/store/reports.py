@@ -92,11 +92,14 @@ def _create_temp(conn: Connection, scope: Scope, lo: int, hi: int, bounds: Seque
         create = f"CREATE TEMP TABLE {_TEMP} ON COMMIT DROP AS"
     else:
         create = f"CREATE TEMP TABLE {_TEMP} AS"
+        # temporary tables and sorts in memory, not in a file (per connection; it drops
+        # temporary tables, of which a reader has none but this one)
+        conn.execute(text("PRAGMA temp_store = MEMORY"))
         conn.execute(text(f"DROP TABLE IF EXISTS temp.{_TEMP}"))
     conn.execute(
         text(
             f"""{create}
-            SELECT d.party AS party, d.priority AS priority, b.iss AS iss, d.bid AS bid,
+            SELECT d.party AS party, d.priority AS priority,
                    b.accepted_at AS acc, d.deadline AS deadline,
                    {_period_sql(bounds)} AS period,
                    d.delivered_at - b.accepted_at AS d_del,
@@ -186,18 +189,26 @@ def _trend(conn: Connection, now: int) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-def _overdue(conn: Connection, now: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+def _overdue(
+    conn: Connection, scope: Scope, lo: int, hi: int, now: int, limit: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """Deliveries in scope with no ack and their deadline passed: the count, and the
+    ``limit`` earliest deadlines (along the deliveries' deadline index)."""
     total = conn.execute(
         text(f"SELECT COUNT(*) FROM {_TEMP} WHERE d_ack IS NULL AND deadline < :now"),
         {"now": now},
     ).scalar_one()
+    where, params = _scope_sql(scope)
     rows = conn.execute(
         text(
-            f"""SELECT bid, iss, party, priority, acc, deadline FROM {_TEMP}
-            WHERE d_ack IS NULL AND deadline < :now
-            ORDER BY deadline, bid, party LIMIT :limit"""
+            f"""SELECT d.bid AS bid, b.iss AS iss, d.party AS party, d.priority AS priority,
+                   b.accepted_at AS acc, d.deadline AS deadline
+            FROM deliveries d JOIN bulletins b ON b.seq = d.seq
+            WHERE d.acked_at IS NULL AND d.deadline < :now
+              AND b.accepted_at >= :lo AND b.accepted_at < :hi{where}
+            ORDER BY d.deadline, d.bid, d.party LIMIT :limit"""
         ),
-        {"now": now, "limit": limit},
+        {"now": now, "lo": lo, "hi": hi, "limit": limit, **params},
     ).all()
     return int(total), [dict(r._mapping) for r in rows]
 
@@ -239,7 +250,7 @@ def figures_txn(
     """Every delivery figure of a report, in one read transaction."""
     _create_temp(conn, scope, lo, hi, bounds)
     try:
-        total, overdue = _overdue(conn, now, overdue_limit)
+        total, overdue = _overdue(conn, scope, lo, hi, now, overdue_limit)
         counts = _counts(conn, now)
         return {
             "posted": _posted(conn, scope, lo, hi),
