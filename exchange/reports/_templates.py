@@ -104,18 +104,30 @@ Times run from the server's acceptance of the bulletin; "in time" is the share o
 deliveries acked by the deadline.</p>
 
 <h2>Bulletins posted</h2>
+{% if r.posted %}
 <table>
-<thead><tr><th class="l">Sender</th><th class="l">Type</th><th class="l">Priority</th>
-<th>Bulletins</th></tr></thead>
+<thead><tr><th class="l">Sender</th>{% for p in priorities %}<th>{{ p }}</th>{% endfor %}
+<th>total</th></tr></thead>
 <tbody>
-{% for p in r.posted %}
-<tr><td class="l">{{ p.iss }}</td><td class="l">{{ p.type }}</td><td class="l">{{ p.priority }}</td>
-<td>{{ p.count }}</td></tr>
-{% else %}
-<tr><td class="l" colspan="4">None in the period.</td></tr>
+{% for sender, counts, total in by_priority %}
+<tr{% if loop.last %} class="total"{% endif %}><td class="l">{{ sender }}</td>
+{% for c in counts %}<td>{{ c }}</td>{% endfor %}<td>{{ total }}</td></tr>
 {% endfor %}
 </tbody>
 </table>
+<table>
+<thead><tr><th class="l">Sender</th>{% for t in types %}<th>{{ t }}</th>{% endfor %}
+<th>total</th></tr></thead>
+<tbody>
+{% for sender, counts, total in by_type %}
+<tr{% if loop.last %} class="total"{% endif %}><td class="l">{{ sender }}</td>
+{% for c in counts %}<td>{{ c }}</td>{% endfor %}<td>{{ total }}</td></tr>
+{% endfor %}
+</tbody>
+</table>
+{% else %}
+<p>None in the period.</p>
+{% endif %}
 
 <h2>Still overdue ({{ r.overdue.total }})</h2>
 {% if r.overdue["items"] %}
@@ -123,16 +135,17 @@ deliveries acked by the deadline.</p>
 <thead><tr><th class="l">Recipient</th><th class="l">Sender</th><th class="l">Priority</th>
 <th class="l">Bulletin</th><th class="l">Deadline</th><th>Late by</th></tr></thead>
 <tbody>
-{% for o in r.overdue["items"] %}
+{% for o in overdue_shown %}
 <tr><td class="l">{{ o.party }}</td><td class="l">{{ o.iss }}</td><td class="l">{{ o.priority }}</td>
 <td class="l mono">{{ o.bid }}</td><td class="l">{{ o.deadline }}</td>
 <td class="bad">{{ o.late_s | duration }}</td></tr>
 {% endfor %}
 </tbody>
 </table>
-{% if r.overdue.total > r.overdue["items"] | length %}
-<p class="note">The {{ r.overdue["items"] | length }} with the earliest deadlines of
-{{ r.overdue.total }} are listed.</p>
+{% if r.overdue.total > overdue_shown | length %}
+<p class="note">The {{ overdue_shown | length }} with the earliest deadlines of
+{{ r.overdue.total }} are listed (the CSV and JSON formats hold up to
+{{ r.overdue["items"] | length }}); the count per State is in the table above.</p>
 {% endif %}
 {% else %}
 <p>None: every delivery past its deadline has been acknowledged.</p>
@@ -159,8 +172,7 @@ deliveries acked by the deadline.</p>
 {% for s in r.reachability %}
 <tr><td class="l">{{ s.party }}</td><td class="l">{{ s.last_stream or "never" }}</td>
 <td class="l">{{ s.last_inbox or "never" }}</td><td class="l">{{ s.last_request or "never" }}</td>
-<td class="l {{ 'bad' if s.quiet else 'ok' }}">{% if s.quiet %}quiet{% if s.days_since_seen is not none %}
-({{ s.days_since_seen }} days){% endif %}{% else %}reachable{% endif %}</td></tr>
+<td class="l {{ 'bad' if s.quiet else 'ok' }}">{{ s | reach }}</td></tr>
 {% endfor %}
 </tbody>
 </table>

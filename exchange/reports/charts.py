@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 __all__ = ["Chart", "charts"]
 
@@ -54,8 +55,10 @@ def _figure(width: float = 7.0, height: float = 2.8) -> tuple[Figure, Any]:
     return fig, fig.add_subplot()
 
 
-def _hours(s: float | None) -> float:
-    return 0.0 if s is None else s / 3600
+def _legend_above(ax: Any, columns: int) -> None:
+    ax.legend(
+        frameon=False, fontsize=8, ncols=columns, loc="lower center", bbox_to_anchor=(0.5, 1.0)
+    )
 
 
 def _share_chart(rows: Sequence[dict[str, Any]]) -> Chart | None:
@@ -94,9 +97,12 @@ def _time_chart(rows: Sequence[dict[str, Any]], priorities: Sequence[str]) -> Ch
         ys = [max(got[p] or 0, 1) / 60 for p in parties if p in got]
         ax.bar(xs, ys, width=width, label=prio, color=_COLOURS[priorities.index(prio)])
     ax.set_yscale("log")
+    # plain numbers: with mathtext off, the log axis's default labels are raw TeX
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xticks(range(len(parties)), parties)
     ax.set_ylabel("minutes (log scale)")
-    ax.legend(frameon=False, fontsize=8, ncols=len(present))
+    _legend_above(ax, len(present))
     return Chart(
         "Median time from acceptance to first ack, per recipient State and priority",
         "Minutes, on a logarithmic scale; the 90th percentiles are in the table below.",
@@ -105,31 +111,38 @@ def _time_chart(rows: Sequence[dict[str, Any]], priorities: Sequence[str]) -> Ch
 
 
 def _trend_chart(trend: Sequence[dict[str, Any]]) -> Chart | None:
-    points = [t for t in trend if t["due"]]
-    if len(points) < 2:
+    if sum(1 for t in trend if t["due"]) < 2:
         return None
-    fig, ax = _figure(7.0, 2.6)
+    fig, ax = _figure(7.0, 2.8)
     labels = [t["period"] for t in trend]
-    x = range(len(trend))
-    ax.bar(list(x), [t["deliveries"] for t in trend], color="#DDDDDD", label="deliveries")
-    ax.set_ylabel("deliveries")
-    ax2 = ax.twinx()
-    ax2.plot(
-        [i for i, t in enumerate(trend) if t["due"]],
-        [100 * (t["within_deadline_share"] or 0) for t in points],
-        color=_COLOURS[0],
-        marker="o",
-        markersize=3,
-        label="% acked in time",
+    parties = sorted({p for t in trend for p in t["parties"]})
+    for i, party in enumerate(parties):
+        xs, ys = [], []
+        for j, t in enumerate(trend):
+            share = t["parties"].get(party, {}).get("within_deadline_share")
+            if share is not None:
+                xs.append(j)
+                ys.append(100 * share)
+        colour = _COLOURS[i % len(_COLOURS)] if len(parties) <= len(_COLOURS) else None
+        ax.plot(xs, ys, marker="o", markersize=2.5, linewidth=1, label=party, color=colour)
+    overall = [(j, 100 * t["within_deadline_share"]) for j, t in enumerate(trend) if t["due"]]
+    ax.plot(
+        [x for x, _ in overall],
+        [y for _, y in overall],
+        color="black",
+        linewidth=2.2,
+        label="all",
     )
-    ax2.set_ylim(0, 105)
-    ax2.set_ylabel("% acked in time")
-    ax2.grid(False)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("% acked in time")
     step = max(1, len(labels) // 12)
-    ax.set_xticks(list(x)[::step], labels[::step], rotation=45, ha="right", fontsize=7)
+    ax.set_xticks(range(len(labels))[::step], labels[::step], rotation=45, ha="right", fontsize=7)
+    if len(parties) <= 12:
+        _legend_above(ax, min(len(parties) + 1, 7))
     return Chart(
-        "Trend over the period",
-        "Deliveries per period (grey bars) and the share acked in time (line).",
+        "Acknowledged within the deadline, over the period",
+        "Share of due deliveries acked in time per recipient State (thin lines) and for all "
+        "(thick line), per period; the deliveries of each period are in the trend table.",
         _uri(fig),
     )
 
@@ -149,7 +162,7 @@ def _posted_chart(posted: Sequence[dict[str, Any]], priorities: Sequence[str]) -
             ax.bar(senders, counts, bottom=bottom, label=prio, color=_COLOURS[i])
             bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     ax.set_ylabel("bulletins")
-    ax.legend(frameon=False, fontsize=8, ncols=len(priorities))
+    _legend_above(ax, len(priorities))
     return Chart(
         "Bulletins posted per State",
         "By priority. A group's report counts the bulletins addressed to the group.",

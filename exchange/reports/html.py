@@ -9,7 +9,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from exchange.bulletin.vocab import PRIORITIES
+from exchange.bulletin.vocab import PRIORITIES, TYPES
 from exchange.reports._templates import CSS, FRAGMENT, PAGE
 from exchange.reports.charts import charts
 
@@ -33,6 +33,13 @@ def _pct(share: float | None) -> str:
     return "\u2013" if share is None else f"{100 * share:.0f}%"
 
 
+def _reach(s: dict[str, Any]) -> str:
+    if not s["quiet"]:
+        return "reachable"
+    days = s["days_since_seen"]
+    return "quiet, never seen" if days is None else f"quiet for {days:g} days"
+
+
 def _share_class(share: float | None) -> str:
     if share is None:
         return ""
@@ -46,7 +53,7 @@ _ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_ENV.filters.update(duration=duration, pct=_pct, share_class=_share_class)
+_ENV.filters.update(duration=duration, pct=_pct, share_class=_share_class, reach=_reach)
 
 
 def title_of(report: dict[str, Any]) -> str:
@@ -56,6 +63,24 @@ def title_of(report: dict[str, Any]) -> str:
     if scope["kind"] == "party":
         return f"Exchange effectiveness report: {scope['id']}"
     return "Exchange effectiveness report: the whole exchange"
+
+
+#: overdue deliveries listed in the HTML (the CSV and JSON hold all the server sent)
+HTML_OVERDUE = 40
+
+
+def _pivot(posted: list[dict[str, Any]], key: str, columns: tuple[str, ...]) -> list[Any]:
+    """Bulletins per sender (rows) and priority or type (columns), with totals."""
+    senders = sorted({p["iss"] for p in posted})
+    rows = []
+    for sender in senders:
+        counts = [
+            sum(p["count"] for p in posted if p["iss"] == sender and p[key] == c) for c in columns
+        ]
+        rows.append((sender, counts, sum(counts)))
+    totals = [sum(r[1][i] for r in rows) for i in range(len(columns))]
+    rows.append(("all", totals, sum(totals)))
+    return rows
 
 
 def _context(report: dict[str, Any]) -> dict[str, Any]:
@@ -69,6 +94,11 @@ def _context(report: dict[str, Any]) -> dict[str, Any]:
         "deadlines": [
             (p, report["ack_deadlines_s"][p]) for p in PRIORITIES if p in report["ack_deadlines_s"]
         ],
+        "priorities": PRIORITIES,
+        "types": TYPES,
+        "by_priority": _pivot(report["posted"], "priority", PRIORITIES),
+        "by_type": _pivot(report["posted"], "type", TYPES),
+        "overdue_shown": report["overdue"]["items"][:HTML_OVERDUE],
         "summary": {
             "posted": sum(p["count"] for p in report["posted"]),
             "deliveries": sum(r["deliveries"] for r in totals),
