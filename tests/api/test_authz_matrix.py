@@ -262,7 +262,7 @@ TABLE: dict[str, tuple[Cell, dict[str, int | None], bool]] = {
         row(everyone=403, admin=200, member_poster=200, member_reader=200, anonymous=401),
         True,
     ),
-    # --- reports (routes_reports.py; PROTOCOL §7 1.1, docs/protocol.md N10) -----------
+    # --- reports (routes_reports.py; PROTOCOL §7 1.1, docs/protocol.md N14) -----------
     # a group's report: its chair and members, whatever their roles; not an observer
     "GET report cac-avsec": (
         lambda m, w: get(m, w, "/v1/reports?group=cac-avsec"),
