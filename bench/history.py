@@ -273,7 +273,7 @@ async def generate(
     days: int = 365,
     seed: int = 1,
     end: int | None = None,
-    batch: int = 20_000,
+    batch: int = 5_000,
 ) -> dict[str, int]:
     """Write the directory and about ``deliveries`` deliveries over ``days`` days up to
     ``end`` (ms; default now). Returns the row counts."""

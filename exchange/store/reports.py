@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 _TEMP = "rpt_delivery"
+#: rows per executemany of a made-up history
+_CHUNK = 5_000
 
 
 @dataclass(frozen=True)
@@ -347,15 +349,18 @@ def bulk_history_txn(
     deliveries: Sequence[dict[str, Any]],
     acks: Sequence[dict[str, Any]],
 ) -> None:
-    """Insert a made-up history in three executemany statements (bench/history.py and
+    """Insert a made-up history by executemany (bench/history.py and
     report tests only: the rows are not in the audit log and hold no envelope). Each
     delivery gets its first-ack times from ``acks`` here, as the trigger would."""
-    if acks:  # before their deliveries: the trigger of 0006_reports then has nothing to do
-        conn.execute(insert(s.acks), list(acks))
-    if bulletins:
-        conn.execute(insert(s.bulletins), list(bulletins))
-    if deliveries:
-        conn.execute(insert(s.deliveries), _with_ack_times(deliveries, acks))
+    # acks before their deliveries: the trigger of 0006_reports then has nothing to do
+    for table, rows in (
+        (s.acks, list(acks)),
+        (s.bulletins, list(bulletins)),
+        (s.deliveries, _with_ack_times(deliveries, acks)),
+    ):
+        # statements of a few thousand rows: each well within a statement timeout
+        for i in range(0, len(rows), _CHUNK):
+            conn.execute(insert(table), rows[i : i + _CHUNK])
 
 
 def history_bulletin(
