@@ -114,6 +114,8 @@ def _create_temp(conn: Connection, scope: Scope, lo: int, hi: int, bounds: Seque
         ),
         {"lo": lo, "hi": hi, **params},
     )
+    if pg:
+        return  # PostgreSQL takes the ranks with its own ordered-set aggregates
     for col in STEPS.values():
         conn.execute(
             text(
@@ -121,14 +123,16 @@ def _create_temp(conn: Connection, scope: Scope, lo: int, hi: int, bounds: Seque
                 f" WHERE {col} IS NOT NULL"
             )
         )
-    if pg:
-        conn.execute(text(f"ANALYZE {_TEMP}"))
 
 
 def _percentiles(conn: Connection, counts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per (party, priority, step): the median (mean of the two middle ranks when n is
     even) and the 90th percentile (nearest rank, ceil(0.9 n)), in ms. Each rank is
-    read with ``ORDER BY … LIMIT … OFFSET`` along the step's index."""
+    read with ``ORDER BY … LIMIT … OFFSET`` along the step's index; PostgreSQL's
+    ``percentile_cont(0.5)`` and ``percentile_disc(0.9)`` are these very definitions
+    (``percentile_disc`` takes rank ceil(0.9 n)) in one sorted pass per group."""
+    if conn.dialect.name == "postgresql":
+        return _percentiles_pg(conn)
     out = []
     for c in counts:
         for step, col in STEPS.items():
@@ -155,6 +159,33 @@ def _percentiles(conn: Connection, counts: list[dict[str, Any]]) -> list[dict[st
                     "p90_ms": int(p90),
                 }
             )
+    return out
+
+
+def _percentiles_pg(conn: Connection) -> list[dict[str, Any]]:
+    aggs = ", ".join(
+        f"COUNT({c}) AS n_{c}, percentile_cont(0.5) WITHIN GROUP (ORDER BY {c}) AS m_{c},"
+        f" percentile_disc(0.9) WITHIN GROUP (ORDER BY {c}) AS p_{c}"
+        for c in STEPS.values()
+    )
+    rows = conn.execute(
+        text(f"SELECT party, priority, {aggs} FROM {_TEMP} GROUP BY party, priority")
+    ).all()
+    out = []
+    for r in rows:
+        m = r._mapping
+        for step, col in STEPS.items():
+            if m[f"n_{col}"]:
+                out.append(
+                    {
+                        "metric": step,
+                        "party": r.party,
+                        "priority": r.priority,
+                        "n": int(m[f"n_{col}"]),
+                        "median_ms": float(m[f"m_{col}"]),
+                        "p90_ms": int(m[f"p_{col}"]),
+                    }
+                )
     return out
 
 
