@@ -7,7 +7,9 @@ report (``definitions``) so that a printed copy explains itself.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import weakref
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -25,6 +27,7 @@ __all__ = [
     "KEY_MAX_AGE_DAYS",
     "KEY_WARN_DAYS",
     "QUIET_DAYS",
+    "REPORTS_AT_ONCE",
     "REPORT_VERSION",
     "parse_time",
     "period_bounds",
@@ -76,6 +79,11 @@ DEFINITIONS: dict[str, str] = {
 }
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+#: reports computed at once on one node: each reads a period's deliveries, so a burst of
+#: requests waits its turn instead of taking every database connection and core
+REPORTS_AT_ONCE = 2
+_SLOTS: weakref.WeakKeyDictionary[Exchange, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 def parse_time(value: str, name: str, *, end: bool = False) -> int:
@@ -342,9 +350,13 @@ async def report(ex: Exchange, caller: Caller, q: Mapping[str, str]) -> dict[str
     now = ex.clock.ms()
     bounds = period_bounds(lo, hi, bucket)
     limit = ex.limits.report_overdue_items
-    fig = await ex.db.run_read(
-        lambda conn: rstore.figures_txn(conn, scope, lo, hi, now, bounds, limit)
-    )
+    slots = _SLOTS.get(ex)
+    if slots is None:
+        slots = _SLOTS[ex] = asyncio.Semaphore(REPORTS_AT_ONCE)
+    async with slots:
+        fig = await ex.db.run_read(
+            lambda conn: rstore.figures_txn(conn, scope, lo, hi, now, bounds, limit)
+        )
     parties = _in_scope(scope, dirs)
     seen_rows = await ex.db.run_read(lambda conn: rstore.seen_rows_txn(conn, parties))
     return {
