@@ -16,9 +16,11 @@ from typing import Any
 
 from exchange.bulletin.vocab import GROUP_ID_RE, PARTY_ID_RE, PRIORITIES
 from exchange.errors import Forbidden, InputError, NotFound
+from exchange.service import report_sections as sections
 from exchange.service import seen
 from exchange.service.clock import iso_ms
 from exchange.service.core import Caller, Exchange
+from exchange.service.report_sections import KEY_MAX_AGE_DAYS, KEY_WARN_DAYS, QUIET_DAYS
 from exchange.store import reports as rstore
 
 __all__ = [
@@ -37,12 +39,6 @@ __all__ = [
 REPORT_VERSION = "1.1"
 #: the period when the request names none: the 90 days up to now
 DEFAULT_DAYS = 90
-#: a key older than this is past its recommended lifetime (keys carry no expiry)
-KEY_MAX_AGE_DAYS = 365
-#: ... and within this many days of it, near it
-KEY_WARN_DAYS = 30
-#: a State with no live stream and no inbox pull for this long has gone quiet
-QUIET_DAYS = 7
 _DAY_MS = 86_400_000
 #: a period longer than this is bucketed by month, shorter by week
 _WEEKLY_UP_TO_DAYS = 120
@@ -261,82 +257,6 @@ def _in_scope(scope: rstore.Scope, dirs: dict[str, Any]) -> list[str]:
     return [p["id"] for p in dirs["parties"]]
 
 
-def _reachability(parties: list[str], seen_rows: list[dict[str, Any]], now: int) -> list[Any]:
-    by = {r["party"]: r for r in seen_rows}
-    out = []
-    for p in parties:
-        r = by.get(p, {})
-        live = max((r.get(k) or 0) for k in ("stream_at", "inbox_at")) if r else 0
-        out.append(
-            {
-                "party": p,
-                "last_stream": iso_ms(r.get("stream_at")),
-                "last_inbox": iso_ms(r.get("inbox_at")),
-                "last_request": iso_ms(r.get("request_at")),
-                "quiet": not live or now - live > QUIET_DAYS * _DAY_MS,
-                "days_since_seen": round((now - live) / _DAY_MS, 1) if live else None,
-            }
-        )
-    return out
-
-
-def _health(parties: list[str], dirs: dict[str, Any], now: int) -> dict[str, Any]:
-    wanted = set(parties)
-    warn_at = (KEY_MAX_AGE_DAYS - KEY_WARN_DAYS) * _DAY_MS
-
-    def age_state(created: int) -> str | None:
-        age = now - created
-        if age > KEY_MAX_AGE_DAYS * _DAY_MS:
-            return "past-lifetime"
-        return "near-lifetime" if age > warn_at else None
-
-    ever: dict[str, int] = {}
-    for k in dirs["enc_keys"]:
-        ever[k["party"]] = ever.get(k["party"], 0) + 1
-    keys = []
-    for k in dirs["enc_keys"]:
-        if k["party"] not in wanted or k["status"] != "active":
-            continue
-        flags = [f for f in (age_state(int(k["created_at"])),) if f]
-        if ever[k["party"]] == 1:
-            flags.append("never-rotated")
-        if flags:
-            keys.append(_key("encryption", k["party"], k["kid"], None, k["created_at"], now, flags))
-    unused = []
-    for c in dirs["clients"]:
-        if c["party"] not in wanted or c["status"] != "active":
-            continue
-        flag = age_state(int(c["created_at"]))
-        if flag:
-            keys.append(
-                _key("signing", c["party"], c["kid"], c["id"], c["created_at"], now, [flag])
-            )
-        if c["request_at"] is None:
-            unused.append(
-                {"client": c["id"], "party": c["party"], "created_at": iso_ms(c["created_at"])}
-            )
-    have_key = {k["party"] for k in dirs["enc_keys"] if k["status"] == "active"}
-    return {
-        "keys": keys,
-        "unused_clients": unused,
-        "without_encryption_key": sorted(wanted - have_key),
-    }
-
-
-def _key(
-    use: str, party: str, kid: str, client: str | None, created: int, now: int, flags: list[str]
-) -> dict[str, Any]:
-    return {
-        "use": use,
-        "party": party,
-        "kid": kid,
-        "client": client,
-        "created_at": iso_ms(int(created)),
-        "age_days": round((now - int(created)) / _DAY_MS, 1),
-        "flags": flags,
-    }
-
-
 async def report(ex: Exchange, caller: Caller, q: Mapping[str, str]) -> dict[str, Any]:
     """The report for ``group=``/``party=`` (or, for the operator, everything) over
     ``from``/``to``, trend by ``bucket`` (week or month)."""
@@ -397,6 +317,6 @@ async def report(ex: Exchange, caller: Caller, q: Mapping[str, str]) -> dict[str
             ],
         },
         "trend": _trend(fig, bounds, bucket),
-        "reachability": _reachability(parties, seen_rows, now),
-        "directory": _health(parties, dirs, now),
+        "reachability": sections.reachability(parties, seen_rows, now),
+        "directory": sections.directory_health(parties, dirs, now),
     }

@@ -25,7 +25,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from exchange.store import reports as rstore
+from exchange.store import history
 
 __all__ = ["BIDS", "T0", "rows"]
 
@@ -89,7 +89,7 @@ def rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, A
         # seq far above what the live server uses, so the two never collide
         seq = 1_000_000 + n
         bulletins.append(
-            rstore.history_bulletin(
+            history.history_bulletin(
                 seq,
                 bid,
                 iss,

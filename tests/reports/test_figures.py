@@ -12,7 +12,7 @@ from support import Harness, Member
 
 from exchange.client.reports import fetch_report
 from exchange.errors import Forbidden, InputError, NotFound
-from exchange.store import reports as rstore
+from exchange.store import history
 
 FROM = T0_DATE.isoformat()
 TO = (T0_DATE + timedelta(days=6)).isoformat()  # the Sunday: one week, B5 outside
@@ -21,7 +21,7 @@ TO = (T0_DATE + timedelta(days=6)).isoformat()  # the Sunday: one week, B5 outsi
 async def _world(h: Harness) -> dict[str, Member]:
     members = await h.cac()
     b, d, a = rows()
-    await h.server.exchange.db.run_write(lambda c: rstore.bulk_history_txn(c, b, d, a))
+    await h.server.exchange.db.run_write(lambda c: history.bulk_history_txn(c, b, d, a))
     return members
 
 

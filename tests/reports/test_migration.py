@@ -8,8 +8,8 @@ from sqlalchemy import Connection, insert, inspect, select, text
 
 from exchange.store import schema as s
 from exchange.store.db import Database
+from exchange.store.history import history_bulletin
 from exchange.store.migrate import _config
-from exchange.store.reports import history_bulletin
 
 BID = "00000000-0000-4000-8000-0000000000aa"
 

@@ -20,7 +20,7 @@ from exchange.cli.main import main
 from exchange.client.reports import fetch_report
 from exchange.keyfiles import profile_dir, read_profile, write_profile
 from exchange.reports import render, render_csv, render_fragment, render_html
-from exchange.store import reports as rstore
+from exchange.store import history
 
 EVIL = '<script>alert("x")</script>'
 
@@ -46,7 +46,7 @@ def _hostile(report: dict[str, Any]) -> dict[str, Any]:
 async def _report(h: Harness) -> dict[str, Any]:
     await h.cac()
     b, d, a = rows()
-    await h.server.exchange.db.run_write(lambda c: rstore.bulk_history_txn(c, b, d, a))
+    await h.server.exchange.db.run_write(lambda c: history.bulk_history_txn(c, b, d, a))
     return await fetch_report(h.admin, group="cac-avsec", start=T0_DATE.isoformat())
 
 
