@@ -185,48 +185,56 @@ def _percentiles_pg(conn: Connection) -> list[dict[str, Any]]:
     return out
 
 
-def _counts(conn: Connection, now: int) -> list[dict[str, Any]]:
+_COUNTS = (
+    "deliveries",
+    "delivered",
+    "acknowledged",
+    "n_d_del",
+    "n_d_ack",
+    "n_d_read",
+    "n_d_act",
+    "due",
+    "within",
+    "overdue",
+)
+
+
+def _cells(conn: Connection, now: int) -> list[dict[str, Any]]:
+    """Every count per (period, party, priority), in one ``GROUP BY`` (one sort): the
+    per-(party, priority) figures and the trend are sums of these few rows."""
     rows = conn.execute(
         text(
-            f"""SELECT party, priority, COUNT(*) AS deliveries, COUNT(d_del) AS delivered,
-                   COUNT(d_ack) AS acknowledged, COUNT(d_del) AS n_d_del,
-                   COUNT(d_ack) AS n_d_ack, COUNT(d_read) AS n_d_read,
-                   COUNT(d_act) AS n_d_act,
+            f"""SELECT period, party, priority, COUNT(*) AS deliveries,
+                   COUNT(d_del) AS delivered, COUNT(d_ack) AS acknowledged,
+                   COUNT(d_del) AS n_d_del, COUNT(d_ack) AS n_d_ack,
+                   COUNT(d_read) AS n_d_read, COUNT(d_act) AS n_d_act,
                    SUM(CASE WHEN deadline IS NOT NULL AND (d_ack IS NOT NULL OR deadline < :now)
                        THEN 1 ELSE 0 END) AS due,
                    SUM(CASE WHEN d_ack <= deadline - acc THEN 1 ELSE 0 END) AS within,
                    SUM(CASE WHEN d_ack IS NULL AND deadline < :now THEN 1 ELSE 0 END)
                        AS overdue
-            FROM {_TEMP} GROUP BY party, priority"""
+            FROM {_TEMP} GROUP BY period, party, priority"""
         ),
         {"now": now},
     ).all()
     return [dict(r._mapping) for r in rows]
 
 
-def _trend(conn: Connection, now: int) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        text(
-            f"""SELECT period, party, COUNT(*) AS deliveries, COUNT(d_ack) AS acknowledged,
-                   SUM(CASE WHEN deadline IS NOT NULL AND (d_ack IS NOT NULL OR deadline < :now)
-                       THEN 1 ELSE 0 END) AS due,
-                   SUM(CASE WHEN d_ack <= deadline - acc THEN 1 ELSE 0 END) AS within
-            FROM {_TEMP} GROUP BY period, party"""
-        ),
-        {"now": now},
-    ).all()
-    return [dict(r._mapping) for r in rows]
+def _rollup(cells: list[dict[str, Any]], keys: tuple[str, str]) -> list[dict[str, Any]]:
+    out: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for c in cells:
+        k = (c[keys[0]], c[keys[1]])
+        row = out.setdefault(k, {keys[0]: k[0], keys[1]: k[1], **dict.fromkeys(_COUNTS, 0)})
+        for name in _COUNTS:
+            row[name] += int(c[name] or 0)
+    return list(out.values())
 
 
 def _overdue(
     conn: Connection, scope: Scope, lo: int, hi: int, now: int, limit: int
-) -> tuple[int, list[dict[str, Any]]]:
-    """Deliveries in scope with no ack and their deadline passed: the count, and the
-    ``limit`` earliest deadlines (along the deliveries' deadline index)."""
-    total = conn.execute(
-        text(f"SELECT COUNT(*) FROM {_TEMP} WHERE d_ack IS NULL AND deadline < :now"),
-        {"now": now},
-    ).scalar_one()
+) -> list[dict[str, Any]]:
+    """The ``limit`` deliveries in scope with no ack and the earliest passed deadlines
+    (along the deliveries' deadline index)."""
     where, params = _scope_sql(scope)
     rows = conn.execute(
         text(
@@ -239,7 +247,7 @@ def _overdue(
         ),
         {"now": now, "lo": lo, "hi": hi, "limit": limit, **params},
     ).all()
-    return int(total), [dict(r._mapping) for r in rows]
+    return [dict(r._mapping) for r in rows]
 
 
 def _posted(conn: Connection, scope: Scope, lo: int, hi: int) -> list[dict[str, Any]]:
@@ -279,15 +287,15 @@ def figures_txn(
     """Every delivery figure of a report, in one read transaction."""
     _create_temp(conn, scope, lo, hi, bounds)
     try:
-        total, overdue = _overdue(conn, scope, lo, hi, now, overdue_limit)
-        counts = _counts(conn, now)
+        cells = _cells(conn, now)
+        counts = _rollup(cells, ("party", "priority"))
         return {
             "posted": _posted(conn, scope, lo, hi),
             "counts": counts,
             "percentiles": _percentiles(conn, counts),
-            "trend": _trend(conn, now),
-            "overdue_total": total,
-            "overdue": overdue,
+            "trend": _rollup(cells, ("period", "party")),
+            "overdue_total": sum(c["overdue"] for c in counts),
+            "overdue": _overdue(conn, scope, lo, hi, now, overdue_limit),
         }
     finally:
         if conn.dialect.name != "postgresql":
