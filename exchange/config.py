@@ -46,6 +46,8 @@ class Limits:
     header_timeout: float = 30.0
     body_timeout: float = 10.0
     body_min_rate: int = 64 * 1024
+    report_max_days: int = 1100  # the longest period one report covers (about 3 years)
+    report_overdue_items: int = 500  # overdue deliveries listed in a report (all counted)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from exchange.api import (
     routes_audit,
     routes_bulletins,
     routes_directory,
+    routes_reports,
     routes_stream,
 )
 from exchange.api.app_keys import SOCKETS
@@ -24,6 +25,7 @@ from exchange.api.problems import problem_middleware, problem_response
 from exchange.api.requestlog import request_log_middleware
 from exchange.errors import ExchangeError, Unavailable
 from exchange.service import Exchange, delivery, notify
+from exchange.service import seen as seen_marks
 
 __all__ = ["create_app"]
 
@@ -82,6 +84,7 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
         routes_bulletins.routes,
         routes_stream.routes,
         routes_audit.routes,
+        routes_reports.routes,
         openapi_routes,
     ):
         app.add_routes(module_routes)
@@ -94,6 +97,7 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
             asyncio.create_task(_every(60.0, ex.prune, "jti pruning")),
             asyncio.create_task(_every(ex.config.escalation_interval, _escalate, "escalation")),
             asyncio.create_task(ex.marker.run()),
+            asyncio.create_task(_every(60.0, lambda: seen_marks.flush(ex), "last-seen marks")),
         ]
         if not ex.db.is_sqlite:  # several nodes may share the database
             tasks.append(asyncio.create_task(notify.listen(ex.db.url, ex.hub)))

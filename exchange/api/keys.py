@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from exchange.service import Caller, Exchange
+from exchange.service import seen as seen_marks
 
 __all__ = ["CLIENT_ID", "EXCHANGE", "authenticate"]
 
@@ -29,4 +30,5 @@ async def authenticate(request: web.Request) -> tuple[Caller, bytes]:
         token = request.query.get("access_token")  # PROTOCOL §6: WebSocket upgrades only
     caller = await ex.authenticate(token, request.method, request.rel_url.raw_path, body or None)
     request[CLIENT_ID] = caller.client_id  # for the request log
+    seen_marks.note(ex, caller, request.path)  # reports' reachability (memory only)
     return caller, body

@@ -58,6 +58,7 @@ ROUTES: tuple[tuple[str, str, str, str | None, str | None], ...] = (
     ),
     ("delete", "/v1/admin/groups/{gid}/members/{party}", "Remove a member", "admin", None),
     ("get", "/metrics", "Prometheus metrics", None, None),
+    ("get", "/v1/reports", "Delivery and acknowledgement figures (version 1.1)", "any", None),
 )
 
 _QUERY = {
@@ -66,6 +67,7 @@ _QUERY = {
     "/v1/audit/entries": ["start", "end"],
     "/v1/audit/proof": ["index", "size"],
     "/v1/audit/consistency": ["first", "second"],
+    "/v1/reports": ["group", "party", "from", "to", "bucket"],
 }
 
 _PROBLEM = {
@@ -85,6 +87,7 @@ def _operation(
         schema = (
             {"type": "string"}
             if q in ("min_priority", "types", "access_token")
+            or q in ("group", "party", "from", "to", "bucket")
             else {"type": "integer", "minimum": 0}
         )
         params.append({"name": q, "in": "query", "required": False, "schema": schema})

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from exchange import __version__
-from exchange.cli import admin, bulletins, server_cmds, subscriptions, watch
+from exchange.cli import admin, bulletins, report, server_cmds, subscriptions, watch
 from exchange.cli._common import Handler, Parser
 from exchange.errors import ExchangeError
 
@@ -41,6 +41,7 @@ def build_parser() -> Parser:
     subscriptions.add_parsers(sub)
     importlib.import_module("exchange.cli.console").add_parsers(sub)
     importlib.import_module("exchange.cli.interop").add_parsers(sub)  # export/import/taxii
+    report.add_parser(sub)
     try:  # ``exchange audit verify`` lives in its own module, written separately
         audit = importlib.import_module("exchange.cli.audit")
     except ImportError:

@@ -114,3 +114,7 @@ class Hub:
     @property
     def connections(self) -> int:
         return sum(len(s) for s in self._subs.values())
+
+    def live_parties(self) -> set[str]:
+        """Parties with a stream open on this node (reachability in reports)."""
+        return set(self._subs)

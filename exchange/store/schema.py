@@ -30,6 +30,7 @@ __all__ = [
     "enc_keys",
     "groups",
     "jtis",
+    "last_seen",
     "memberships",
     "metadata",
     "parties",
@@ -159,6 +160,11 @@ deliveries = Table(
     Column("deadline", BigInteger, nullable=True),  # ack due by (ms)
     Column("delivered_at", BigInteger, nullable=True),
     Column("escalated_at", BigInteger, nullable=True),
+    # First ack of any status, of read or actioned, and of actioned (ms): kept by a
+    # trigger on ``acks`` (migration 0006_reports), so that reports need no join to acks.
+    Column("acked_at", BigInteger, nullable=True),
+    Column("read_at", BigInteger, nullable=True),
+    Column("actioned_at", BigInteger, nullable=True),
 )
 Index("ix_deliveries_overdue", deliveries.c.deadline, deliveries.c.escalated_at)
 
@@ -196,3 +202,18 @@ audit_state = Table(
     Column("root_hash", LargeBinary, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )
+
+# Reachability (issue 14): when each client last made an authenticated request, pulled
+# its inbox, or held a live stream. Written at most once a minute per client
+# (service/seen.py), so it costs nothing on the request path.
+last_seen = Table(
+    "last_seen",
+    metadata,
+    Column("client_id", String(96), primary_key=True),
+    Column("party", String(32), nullable=False, index=True),
+    Column("request_at", BigInteger, nullable=False),
+    Column("inbox_at", BigInteger, nullable=True),
+    Column("stream_at", BigInteger, nullable=True),
+)
+# Reports select bulletins by acceptance time.
+Index("ix_bulletins_accepted_at", bulletins.c.accepted_at)

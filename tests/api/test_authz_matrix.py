@@ -262,6 +262,35 @@ TABLE: dict[str, tuple[Cell, dict[str, int | None], bool]] = {
         row(everyone=403, admin=200, member_poster=200, member_reader=200, anonymous=401),
         True,
     ),
+    # --- reports (routes_reports.py; PROTOCOL §7 1.1, docs/protocol.md N14) -----------
+    # a group's report: its chair and members, whatever their roles; not an observer
+    "GET report cac-avsec": (
+        lambda m, w: get(m, w, "/v1/reports?group=cac-avsec"),
+        row(clients=403, chair=200, member=200, admin=200, anonymous=401),
+        False,
+    ),
+    # KZ is only a member of casp-mid, UZ its chair: both see it; ICAO is not in it
+    "GET report casp-mid": (
+        lambda m, w: get(m, w, "/v1/reports?group=casp-mid"),
+        row(clients=403, chair=200, member=200, admin=200, anonymous=401),
+        False,
+    ),
+    "GET report own party": (
+        lambda m, w: get(m, w, f"/v1/reports?party={m.own_party(w)}"),
+        row(clients=200, anonymous=401),
+        False,
+    ),
+    "GET report other party": (
+        lambda m, w: get(m, w, f"/v1/reports?party={m.other_party(w)}"),
+        row(clients=403, admin=200, anonymous=401),
+        False,
+    ),
+    # no scope: the whole exchange for the operator, the caller's own party for others
+    "GET report without scope": (
+        lambda m, w: get(m, w, "/v1/reports"),
+        row(clients=200, anonymous=401),
+        False,
+    ),
 }
 
 
