@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-__all__ = ["ACK_DEADLINES", "Limits", "ServerConfig", "from_env"]
+__all__ = ["ACK_DEADLINES", "AlertsConfig", "Limits", "ServerConfig", "from_env"]
 
 #: Default ack deadline per priority, in seconds (flash 15 min, immediate 1 h, ...).
 ACK_DEADLINES: dict[str, int] = {
@@ -49,6 +49,33 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class AlertsConfig:
+    """Webhooks and e-mail (docs/alerts.md): delivery policy, SSRF allowance, SMTP."""
+
+    poll_interval: float = 1.0  # how often new bulletins and due deliveries are looked for
+    concurrency: int = 16  # pushes and mails in flight per node
+    webhook_timeout: float = 10.0  # one push, connect to last byte
+    max_attempts: int = 10  # then the delivery is dead-lettered
+    backoff_base: float = 5.0  # seconds; doubled per failed try, with jitter
+    backoff_max: float = 3600.0
+    lease: float = 60.0  # a claimed delivery is another node's again after this long
+    queue_max: int = 10000  # pending deliveries per endpoint; beyond, dead-lettered at once
+    max_endpoints: int = 20  # per party
+    # CIDRs webhooks may reach although not global (loopback, private...): refused else.
+    allow_networks: tuple[str, ...] = ()
+    smtp_host: str | None = None  # no e-mail without it
+    smtp_port: int = 587
+    smtp_starttls: bool = True  # required, not opportunistic
+    smtp_tls: bool = False  # implicit TLS (port 465) instead of STARTTLS
+    smtp_user: str | None = None
+    smtp_password: str | None = None  # from EXCHANGE_SMTP_PASSWORD, never a file in the repo
+    smtp_ca_file: Path | None = None  # a private CA for the relay's certificate
+    smtp_timeout: float = 30.0
+    mail_from: str = "avsec-exchange@localhost"
+    console_url: str | None = None  # link in mails: may hold {party} and {bid}
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     db_url: str = "sqlite+aiosqlite:///exchange.db"
     keys_dir: Path = Path("keys")
@@ -71,6 +98,7 @@ class ServerConfig:
     # PostgreSQL: a connection (pool wait, connect, pre-ping) within this long, or 503.
     # A cancelled one may take 2 s more to be closed, so an outage answers within ~5 s.
     db_connect_timeout: float = 3.0
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     @property
     def server_key_path(self) -> Path:
@@ -91,5 +119,7 @@ def from_env(**overrides: object) -> ServerConfig:
         port=int(env.get("EXCHANGE_PORT", ServerConfig.port)),
         workers=int(env.get("EXCHANGE_WORKERS", ServerConfig.workers)),
     )
+    if env.get("EXCHANGE_SMTP_PASSWORD"):  # alerts: a secret stays out of config files
+        cfg = replace(cfg, alerts=replace(cfg.alerts, smtp_password=env["EXCHANGE_SMTP_PASSWORD"]))
     given = {k: v for k, v in overrides.items() if v is not None}
     return replace(cfg, **given)  # type: ignore[arg-type]
