@@ -15,7 +15,7 @@ from aiohttp.resolver import DefaultResolver
 
 from exchange.errors import EndpointRefused, InputError
 
-__all__ = ["AddressPolicy", "GuardedResolver", "check_url", "parse_url"]
+__all__ = ["AddressPolicy", "AddressRefused", "GuardedResolver", "check_url", "parse_url"]
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -83,6 +83,10 @@ async def check_url(url: str, policy: AddressPolicy) -> None:
         raise EndpointRefused("plain http is only allowed to an operator-allowed network")
 
 
+class AddressRefused(OSError):
+    """A push's host resolved to an address the policy refuses."""
+
+
 class GuardedResolver(AbstractResolver):
     """aiohttp's resolver, but a name resolving to any refused address fails to connect.
     (aiohttp does not resolve IP literals: the sender checks those itself.)"""
@@ -96,7 +100,7 @@ class GuardedResolver(AbstractResolver):
     ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
         if not results or not all(self.policy.permits(r["host"]) for r in results):
-            raise OSError(f"{host} resolves to an address that is not allowed")
+            raise AddressRefused(f"{host} resolves to an address that is not allowed")
         return results
 
     async def close(self) -> None:

@@ -24,7 +24,12 @@ from exchange.errors import EndpointRefused, ExchangeError
 from exchange.service.alerts import mail
 from exchange.service.alerts.outbox import backoff, fanout_txn
 from exchange.service.alerts.signing import sign_push
-from exchange.service.alerts.ssrf import AddressPolicy, GuardedResolver, parse_url
+from exchange.service.alerts.ssrf import (
+    AddressPolicy,
+    AddressRefused,
+    GuardedResolver,
+    parse_url,
+)
 from exchange.service.clock import iso_ms
 from exchange.store import alerts as astore
 
@@ -34,6 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["AlertWorker", "PushFailed", "background", "push_body"]
 
 log = logging.getLogger("exchange.alerts")
+
+REFUSED = "the endpoint's address is not allowed"
 
 
 class PushFailed(Exception):
@@ -61,6 +68,8 @@ def push_body(c: astore.Claimed, created_ms: int, envelope: str | None) -> bytes
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
+    if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, AddressRefused):
+        return REFUSED
     text = str(exc) or type(exc).__name__
     return " ".join(text.split())[:200]
 
@@ -174,7 +183,7 @@ class AlertWorker:
         with contextlib.suppress(ValueError):
             ipaddress.ip_address(host)  # aiohttp connects to a literal without resolving
             if not self.policy.permits(host):
-                raise EndpointRefused("the endpoint's address is not allowed")
+                raise EndpointRefused(REFUSED)
         envelope = None
         if c.event == "bulletin" and c.endpoint.mode == "envelope":
             envelope = await self.ex.db.run_read(
