@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from exchange.errors import InputError
 
 __all__ = ["ACK_DEADLINES", "AlertsConfig", "Limits", "ServerConfig", "from_env"]
 
@@ -68,7 +72,7 @@ class AlertsConfig:
     smtp_starttls: bool = True  # required, not opportunistic
     smtp_tls: bool = False  # implicit TLS (port 465) instead of STARTTLS
     smtp_user: str | None = None
-    smtp_password: str | None = None  # from EXCHANGE_SMTP_PASSWORD, never a file in the repo
+    smtp_password: str | None = field(default=None, repr=False)  # EXCHANGE_SMTP_PASSWORD
     smtp_ca_file: Path | None = None  # a private CA for the relay's certificate
     smtp_timeout: float = 30.0
     mail_from: str = "avsec-exchange@localhost"
@@ -119,7 +123,45 @@ def from_env(**overrides: object) -> ServerConfig:
         port=int(env.get("EXCHANGE_PORT", ServerConfig.port)),
         workers=int(env.get("EXCHANGE_WORKERS", ServerConfig.workers)),
     )
-    if env.get("EXCHANGE_SMTP_PASSWORD"):  # alerts: a secret stays out of config files
-        cfg = replace(cfg, alerts=replace(cfg.alerts, smtp_password=env["EXCHANGE_SMTP_PASSWORD"]))
+    cfg = _alerts_from_env(cfg, env)  # alerts and ack deadlines (docs/alerts.md)
     given = {k: v for k, v in overrides.items() if v is not None}
     return replace(cfg, **given)  # type: ignore[arg-type]
+
+
+#: ``EXCHANGE_*`` variables of alerts: (variable, AlertsConfig field, converter)
+_ALERT_VARS: tuple[tuple[str, str, Callable[[str], object]], ...] = (
+    ("EXCHANGE_SMTP_HOST", "smtp_host", str),
+    ("EXCHANGE_SMTP_PORT", "smtp_port", int),
+    ("EXCHANGE_SMTP_USER", "smtp_user", str),
+    ("EXCHANGE_SMTP_PASSWORD", "smtp_password", str),  # a secret: never in a file
+    ("EXCHANGE_SMTP_STARTTLS", "smtp_starttls", lambda v: v.lower() not in ("0", "false", "no")),
+    ("EXCHANGE_SMTP_TLS", "smtp_tls", lambda v: v.lower() in ("1", "true", "yes")),
+    ("EXCHANGE_SMTP_CA_FILE", "smtp_ca_file", Path),
+    ("EXCHANGE_MAIL_FROM", "mail_from", str),
+    ("EXCHANGE_CONSOLE_URL", "console_url", str),
+    ("EXCHANGE_WEBHOOK_ALLOW", "allow_networks", lambda v: tuple(v.replace(",", " ").split())),
+    ("EXCHANGE_ALERT_MAX_ATTEMPTS", "max_attempts", int),
+)
+
+
+def _alerts_from_env(cfg: ServerConfig, env: Mapping[str, str]) -> ServerConfig:
+    """Alert settings and ``EXCHANGE_ACK_DEADLINES`` (``flash=900,immediate=3600``)."""
+    given: dict[str, object] = {}
+    for var, name, conv in _ALERT_VARS:
+        if env.get(var):
+            try:
+                given[name] = conv(env[var])
+            except ValueError:
+                raise InputError(f"{var}: not a valid value") from None
+    for net in given.get("allow_networks", ()):  # type: ignore[attr-defined]
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise InputError(f"EXCHANGE_WEBHOOK_ALLOW: {net!r} is not a network") from None
+    deadlines = dict(cfg.ack_deadlines)
+    for item in env.get("EXCHANGE_ACK_DEADLINES", "").replace(",", " ").split():
+        priority, _, seconds = item.partition("=")
+        if priority not in ACK_DEADLINES or not seconds.isdigit() or int(seconds) <= 0:
+            raise InputError(f"EXCHANGE_ACK_DEADLINES: {item!r} is not PRIORITY=SECONDS")
+        deadlines[priority] = int(seconds)
+    return replace(cfg, alerts=replace(cfg.alerts, **given), ack_deadlines=deadlines)  # type: ignore[arg-type]
