@@ -32,6 +32,7 @@ __all__ = [
     "finish_txn",
     "insert_deliveries_txn",
     "max_seq_txn",
+    "next_due_txn",
     "party_exists_txn",
     "redeliver_txn",
     "remove_endpoint_txn",
@@ -260,6 +261,14 @@ class Claimed:
     nonce: str
     info: dict[str, Any]
     attempts: int
+
+
+def next_due_txn(conn: Connection) -> int | None:
+    """When the earliest pending delivery is due (ms), or None: lets an idle node skip
+    the write transaction of a claim."""
+    q = select(func.min(O.c.next_at)).where(O.c.state == "pending")
+    value = conn.execute(q).scalar()
+    return None if value is None else int(value)
 
 
 def claim_txn(conn: Connection, now: int, owner: str, lease_ms: int, limit: int) -> list[Claimed]:

@@ -110,6 +110,9 @@ class AlertWorker:
         free = self.cfg.concurrency - len(self._inflight)
         if free <= 0:
             return 0
+        due = await self.ex.db.run_read(astore.next_due_txn, single=True)
+        if due is None or due > self.ex.clock.ms():
+            return 0
         claimed = await self.ex.db.run_write(
             partial(
                 astore.claim_txn,
