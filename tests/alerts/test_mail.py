@@ -3,6 +3,8 @@ required): what a duty officer receives, and what it never contains."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -93,6 +95,49 @@ async def test_an_untrusted_relay_certificate_is_refused(
     rows = await eventually(dead, timeout=10)
     assert "certificate" in rows[0]["last_error"].lower()
     assert smtp.messages == []
+
+
+async def test_a_hanging_relay_times_out(make_harness: MakeHarness) -> None:
+    release = asyncio.Event()
+
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await release.wait()  # never greets
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        cfg = fast_alerts(smtp_host="127.0.0.1", smtp_port=port, smtp_timeout=0.5, max_attempts=1)
+        h = await make_harness(alerts=cfg)
+        m = await h.cac(observer=False)
+        ep = await sdk.add_mail(m["UZ"].client, "UZ", "duty@caa.uz")
+        await m["KZ"].client.post(threat("KZ"))
+
+        async def dead() -> list[Any]:
+            return await sdk.deliveries(m["UZ"].client, ep["id"], "dead")
+
+        rows = await eventually(dead, timeout=10)
+        assert "timed out" in rows[0]["last_error"].lower()
+    finally:
+        release.set()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_no_credentials_in_clear(make_harness: MakeHarness, smtp: SmtpServer) -> None:
+    cfg = mail_config(smtp, smtp_starttls=False, max_attempts=1)
+    h = await make_harness(alerts=cfg)
+    m = await h.cac(observer=False)
+    ep = await sdk.add_mail(m["UZ"].client, "UZ", "duty@caa.uz")
+    await m["KZ"].client.post(threat("KZ"))
+
+    async def dead() -> list[Any]:
+        return await sdk.deliveries(m["UZ"].client, ep["id"], "dead")
+
+    rows = await eventually(dead, timeout=10)
+    assert "without TLS" in rows[0]["last_error"] and smtp.messages == []
 
 
 @pytest.mark.parametrize(

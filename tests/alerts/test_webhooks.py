@@ -170,6 +170,9 @@ async def test_only_own_party_or_admin_manages(
     m = await h.cac(observer=False)
     with pytest.raises(Forbidden):
         await sdk.add_webhook(m["KZ"].client, "UZ", receiver.url)
+    poster_only = await h.add_client("UZ", "feed", ("poster",))
+    with pytest.raises(Forbidden):  # of the party, but not a reader
+        await sdk.add_webhook(poster_only, "UZ", receiver.url)
     ep = await sdk.add_webhook(h.admin, "UZ", receiver.url)  # the operator may
     assert [e["id"] for e in await sdk.list_endpoints(m["UZ"].client)] == [ep["id"]]
     assert await sdk.list_endpoints(m["KZ"].client) == []

@@ -103,6 +103,8 @@ async def send(cfg: AlertsConfig, msg: EmailMessage) -> None:
     if not cfg.smtp_host:
         raise OSError("no SMTP relay is configured (alerts.smtp_host)")
     tls = cfg.smtp_tls or cfg.smtp_starttls
+    if cfg.smtp_user and not tls:
+        raise OSError("refusing to send SMTP credentials without TLS (smtp_starttls is off)")
     await aiosmtplib.send(
         msg,
         hostname=cfg.smtp_host,
