@@ -175,7 +175,11 @@ class AlertWorker:
                 )
             return
         now = self.ex.clock.ms()
-        done = await db.run_write(lambda conn: astore.finish_txn(conn, c.id, self.owner, now))
+        try:
+            done = await db.run_write(lambda conn: astore.finish_txn(conn, c.id, self.owner, now))
+        except ExchangeError as exc:  # the lease expires and it is sent again: at least once
+            log.warning("alert %s sent but not recorded: %s", c.nonce, exc.code)
+            return
         if done and c.event == "bulletin" and c.endpoint.mode == "envelope":
             # the sealed bulletin reached the party's system, as a stream push does
             self.ex.marker.mark(c.endpoint.party, [c.seq])
