@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
@@ -59,19 +59,9 @@ class Endpoint:
     created_at: int
 
     def view(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "party": self.party,
-            "kind": self.kind,
-            "target": self.target,
-            "mode": self.mode,
-            "events": list(self.events),
-            "types": None if self.types is None else list(self.types),
-            "min_priority": self.min_priority,
-            "status": self.status,
-            "created_by": self.created_by,
-            "created_at": self.created_at,
-        }
+        out = asdict(self)
+        out.update(events=list(self.events), types=None if self.types is None else list(self.types))
+        return out
 
 
 def _endpoint(r: Any) -> Endpoint:

@@ -154,7 +154,7 @@ async def test_bad_addresses_are_refused(make_harness: MakeHarness, address: str
 async def test_escalation_reaches_the_senders_mail_and_webhook_once(
     make_harness: MakeHarness, smtp: SmtpServer, receiver: Receiver
 ) -> None:
-    deadlines = {"flash": 1, "immediate": 3600, "priority": 3600, "routine": 3600}
+    deadlines = {"flash": 3, "immediate": 3600, "priority": 3600, "routine": 3600}
     h = await make_harness(
         alerts=mail_config(smtp), ack_deadlines=deadlines, escalation_interval=0.2
     )

@@ -15,6 +15,7 @@ from exchange.errors import Conflict, Forbidden, InputError, NotFound
 from exchange.service.alerts.mail import check_address
 from exchange.service.alerts.outbox import EVENTS
 from exchange.service.alerts.ssrf import AddressPolicy, check_url
+from exchange.service.clock import iso_ms
 from exchange.store import alerts as astore
 
 if TYPE_CHECKING:
@@ -90,7 +91,13 @@ async def add(
         astore.add_endpoint_txn(conn, ep)
 
     await ex.db.run_write(txn)
-    return ep.view()
+    return _view(ep)
+
+
+def _view(ep: astore.Endpoint) -> dict[str, Any]:
+    out = ep.view()
+    out["created_at"] = iso_ms(ep.created_at)
+    return out
 
 
 async def listing(ex: Exchange, caller: Caller, party: str | None) -> list[dict[str, Any]]:
@@ -99,7 +106,7 @@ async def listing(ex: Exchange, caller: Caller, party: str | None) -> list[dict[
     if party is not None:
         _may_manage(caller, party)
     eps = await ex.db.run_read(partial(astore.endpoints_txn, party=party))
-    return [e.view() for e in eps]
+    return [_view(e) for e in eps]
 
 
 async def _owned(ex: Exchange, caller: Caller, endpoint_id: str) -> astore.Endpoint:
