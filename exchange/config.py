@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-__all__ = ["ACK_DEADLINES", "Limits", "ServerConfig", "from_env"]
+from exchange.errors import InputError
+
+__all__ = ["ACK_DEADLINES", "AlertsConfig", "Limits", "ServerConfig", "from_env"]
 
 #: Default ack deadline per priority, in seconds (flash 15 min, immediate 1 h, ...).
 ACK_DEADLINES: dict[str, int] = {
@@ -51,6 +55,33 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class AlertsConfig:
+    """Webhooks and e-mail (docs/alerts.md): delivery policy, SSRF allowance, SMTP."""
+
+    poll_interval: float = 1.0  # how often new bulletins and due deliveries are looked for
+    concurrency: int = 16  # pushes and mails in flight per node
+    webhook_timeout: float = 10.0  # one push, connect to last byte
+    max_attempts: int = 10  # then the delivery is dead-lettered
+    backoff_base: float = 5.0  # seconds; doubled per failed try, with jitter
+    backoff_max: float = 3600.0
+    lease: float = 60.0  # a claimed delivery is another node's again after this long
+    queue_max: int = 10000  # pending deliveries per endpoint; beyond, dead-lettered at once
+    max_endpoints: int = 20  # per party
+    # CIDRs webhooks may reach although not global (loopback, private...): refused else.
+    allow_networks: tuple[str, ...] = ()
+    smtp_host: str | None = None  # no e-mail without it
+    smtp_port: int = 587
+    smtp_starttls: bool = True  # required, not opportunistic
+    smtp_tls: bool = False  # implicit TLS (port 465) instead of STARTTLS
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)  # EXCHANGE_SMTP_PASSWORD
+    smtp_ca_file: Path | None = None  # a private CA for the relay's certificate
+    smtp_timeout: float = 30.0
+    mail_from: str = "avsec-exchange@localhost"
+    console_url: str | None = None  # link in mails: may hold {party} and {bid}
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     db_url: str = "sqlite+aiosqlite:///exchange.db"
     keys_dir: Path = Path("keys")
@@ -73,6 +104,7 @@ class ServerConfig:
     # PostgreSQL: a connection (pool wait, connect, pre-ping) within this long, or 503.
     # A cancelled one may take 2 s more to be closed, so an outage answers within ~5 s.
     db_connect_timeout: float = 3.0
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     @property
     def server_key_path(self) -> Path:
@@ -93,5 +125,45 @@ def from_env(**overrides: object) -> ServerConfig:
         port=int(env.get("EXCHANGE_PORT", ServerConfig.port)),
         workers=int(env.get("EXCHANGE_WORKERS", ServerConfig.workers)),
     )
+    cfg = _alerts_from_env(cfg, env)  # alerts and ack deadlines (docs/alerts.md)
     given = {k: v for k, v in overrides.items() if v is not None}
     return replace(cfg, **given)  # type: ignore[arg-type]
+
+
+#: ``EXCHANGE_*`` variables of alerts: (variable, AlertsConfig field, converter)
+_ALERT_VARS: tuple[tuple[str, str, Callable[[str], object]], ...] = (
+    ("EXCHANGE_SMTP_HOST", "smtp_host", str),
+    ("EXCHANGE_SMTP_PORT", "smtp_port", int),
+    ("EXCHANGE_SMTP_USER", "smtp_user", str),
+    ("EXCHANGE_SMTP_PASSWORD", "smtp_password", str),  # a secret: never in a file
+    ("EXCHANGE_SMTP_STARTTLS", "smtp_starttls", lambda v: v.lower() not in ("0", "false", "no")),
+    ("EXCHANGE_SMTP_TLS", "smtp_tls", lambda v: v.lower() in ("1", "true", "yes")),
+    ("EXCHANGE_SMTP_CA_FILE", "smtp_ca_file", Path),
+    ("EXCHANGE_MAIL_FROM", "mail_from", str),
+    ("EXCHANGE_CONSOLE_URL", "console_url", str),
+    ("EXCHANGE_WEBHOOK_ALLOW", "allow_networks", lambda v: tuple(v.replace(",", " ").split())),
+    ("EXCHANGE_ALERT_MAX_ATTEMPTS", "max_attempts", int),
+)
+
+
+def _alerts_from_env(cfg: ServerConfig, env: Mapping[str, str]) -> ServerConfig:
+    """Alert settings and ``EXCHANGE_ACK_DEADLINES`` (``flash=900,immediate=3600``)."""
+    given: dict[str, object] = {}
+    for var, name, conv in _ALERT_VARS:
+        if env.get(var):
+            try:
+                given[name] = conv(env[var])
+            except ValueError:
+                raise InputError(f"{var}: not a valid value") from None
+    for net in given.get("allow_networks", ()):  # type: ignore[attr-defined]
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise InputError(f"EXCHANGE_WEBHOOK_ALLOW: {net!r} is not a network") from None
+    deadlines = dict(cfg.ack_deadlines)
+    for item in env.get("EXCHANGE_ACK_DEADLINES", "").replace(",", " ").split():
+        priority, _, seconds = item.partition("=")
+        if priority not in ACK_DEADLINES or not seconds.isdigit() or int(seconds) <= 0:
+            raise InputError(f"EXCHANGE_ACK_DEADLINES: {item!r} is not PRIORITY=SECONDS")
+        deadlines[priority] = int(seconds)
+    return replace(cfg, alerts=replace(cfg.alerts, **given), ack_deadlines=deadlines)  # type: ignore[arg-type]

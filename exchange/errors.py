@@ -21,6 +21,7 @@ __all__ = [
     "CryptoError",
     "DecryptFailed",
     "DuplicateRecipient",
+    "EndpointRefused",
     "ExchangeError",
     "Forbidden",
     "InputError",
@@ -209,6 +210,14 @@ class RecipientMismatch(ExchangeError):
     code = "recipient-mismatch"
     status = 422
     title = "Recipients do not match the directory"
+
+
+class EndpointRefused(InputError):
+    """An alert endpoint the exchange will not send to (SSRF rules, docs/alerts.md)."""
+
+    code = "endpoint-refused"
+    status = 422
+    title = "Endpoint refused"
 
 
 class RateLimited(ExchangeError):

@@ -33,6 +33,7 @@ from exchange.keyfiles import (
 from exchange.logs import setup_logging
 from exchange.service import Exchange
 from exchange.service.admin import bootstrap
+from exchange.service.alerts.worker import background as alert_worker
 from exchange.service.clock import Clock
 from exchange.store.db import Database
 from exchange.store.migrate import check_schema, upgrade
@@ -205,6 +206,7 @@ async def start(
 ) -> RunningServer:
     """Serve ``ex`` on ``host:port`` (0: a free port) inside the running loop."""
     app = create_app(ex)
+    app.cleanup_ctx.append(alert_worker(ex))  # webhooks and mails (docs/alerts.md)
     gate = Gate()
     app.middlewares.append(gate.middleware(ex.limits))  # innermost: errors become problems
     runner = web.AppRunner(

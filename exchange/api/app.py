@@ -12,6 +12,7 @@ from aiohttp import WSCloseCode, web
 
 from exchange.api import (
     routes_admin,
+    routes_alerts,
     routes_audit,
     routes_bulletins,
     routes_directory,
@@ -85,6 +86,7 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
         routes_stream.routes,
         routes_audit.routes,
         routes_reports.routes,
+        routes_alerts.routes,
         openapi_routes,
     ):
         app.add_routes(module_routes)

@@ -57,6 +57,23 @@ ROUTES: tuple[tuple[str, str, str, str | None, str | None], ...] = (
         "application/json",
     ),
     ("delete", "/v1/admin/groups/{gid}/members/{party}", "Remove a member", "admin", None),
+    (
+        "post",
+        "/v1/alerts/endpoints",
+        "Register a webhook or e-mail alert",
+        "reader",
+        "application/json",
+    ),
+    ("get", "/v1/alerts/endpoints", "A party's alert endpoints", "reader", None),
+    ("delete", "/v1/alerts/endpoints/{id}", "Remove an alert endpoint", "reader", None),
+    ("get", "/v1/alerts/endpoints/{id}/deliveries", "An endpoint's deliveries", "reader", None),
+    (
+        "post",
+        "/v1/alerts/endpoints/{id}/redeliver",
+        "Queue dead-lettered deliveries again",
+        "reader",
+        "application/json",
+    ),
     ("get", "/metrics", "Prometheus metrics", None, None),
     ("get", "/v1/reports", "Delivery and acknowledgement figures (version 1.1)", "any", None),
 )

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from exchange import __version__
 from exchange.cli import admin, bulletins, report, server_cmds, subscriptions, watch
+from exchange.cli import admin, alerts, bulletins, server_cmds, subscriptions, watch
 from exchange.cli._common import Handler, Parser
 from exchange.errors import ExchangeError
 
@@ -42,6 +43,7 @@ def build_parser() -> Parser:
     importlib.import_module("exchange.cli.console").add_parsers(sub)
     importlib.import_module("exchange.cli.interop").add_parsers(sub)  # export/import/taxii
     report.add_parser(sub)
+    alerts.add_parsers(sub)  # also ``exchange admin webhook``
     try:  # ``exchange audit verify`` lives in its own module, written separately
         audit = importlib.import_module("exchange.cli.audit")
     except ImportError:

@@ -10,6 +10,7 @@ from exchange.crypto import jws
 from exchange.crypto._b64 import b64u_encode
 from exchange.crypto.keys import parse_signing_jwk
 from exchange.errors import AuthError, Forbidden, InputError, NotFound, StorageError
+from exchange.service import alerts
 from exchange.service.clock import iso_ms
 from exchange.service.core import Caller, Exchange
 from exchange.store import audit as audit_store
@@ -194,6 +195,7 @@ async def escalate(ex: Exchange) -> int:
             for r in await bstore.overdue(conn, now)
             if await bstore.set_escalated(conn, r.party, r.seq, now)
         ]
+        await alerts.escalated(ex, conn, rows, now)  # the sender's webhooks and mails
     for r in rows:
         ex.hub.notify(
             r.iss,

@@ -17,10 +17,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 __all__ = [
     "acks",
+    "alert_endpoints",
+    "alert_outbox",
+    "alert_state",
     "audit_leaves",
     "audit_state",
     "bulletins",
@@ -217,3 +221,50 @@ last_seen = Table(
 )
 # Reports select bulletins by acceptance time.
 Index("ix_bulletins_accepted_at", bulletins.c.accepted_at)
+# Alerts (docs/alerts.md): a party's webhook endpoints and e-mail addresses.
+alert_endpoints = Table(
+    "alert_endpoints",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("party", String(32), ForeignKey("parties.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # webhook | mail
+    Column("target", String(2048), nullable=False),  # URL or e-mail address
+    Column("mode", String(16), nullable=True),  # webhook: envelope | notification
+    Column("events", String(64), nullable=False),  # comma-separated: bulletin,escalation
+    Column("types", Text, nullable=True),  # JSON list, or NULL for every type
+    Column("min_priority", String(16), nullable=True),
+    Column("status", String(16), nullable=False),  # active | removed
+    Column("created_by", String(96), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# The durable queue of pushes and mails, one row per (endpoint, event, bulletin, subject).
+alert_outbox = Table(
+    "alert_outbox",
+    metadata,
+    Column("id", _SEQ, primary_key=True, autoincrement=True),
+    Column("endpoint_id", String(36), ForeignKey("alert_endpoints.id"), nullable=False),
+    Column("event", String(16), nullable=False),  # bulletin | escalation
+    Column("seq", BigInteger, nullable=False),
+    Column("subject", String(32), nullable=False),  # the overdue party, or ""
+    Column("nonce", String(36), nullable=False, unique=True),  # the delivery's id
+    Column("info", Text, nullable=False),  # JSON: the bulletin's routing metadata
+    Column("state", String(16), nullable=False),  # pending | done | dead | cancelled
+    Column("attempts", Integer, nullable=False),
+    Column("next_at", BigInteger, nullable=False),
+    Column("lease_until", BigInteger, nullable=True),
+    Column("lease_owner", String(36), nullable=True),
+    Column("last_error", String(200), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("done_at", BigInteger, nullable=True),
+    UniqueConstraint("endpoint_id", "event", "seq", "subject"),
+)
+Index("ix_alert_outbox_state_endpoint", alert_outbox.c.state, alert_outbox.c.endpoint_id)
+
+# A single row: the last bulletin seq whose alerts were queued.
+alert_state = Table(
+    "alert_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+)

@@ -1,0 +1,23 @@
+"""Alerts: signed webhook pushes and e-mail notifications from a durable outbox
+(docs/alerts.md, ADR 0012)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from exchange.service.alerts.outbox import enqueue_escalations_txn
+
+if TYPE_CHECKING:
+    from exchange.service.core import Exchange
+
+__all__ = ["escalated"]
+
+
+async def escalated(ex: Exchange, conn: AsyncConnection, overdue: Sequence[Any], now: int) -> None:
+    """Queue the sender's webhooks and mails for newly escalated deliveries, in the
+    escalation's own transaction: once per deadline, also across nodes and restarts."""
+    queue_max = ex.config.alerts.queue_max
+    await conn.run_sync(lambda c: enqueue_escalations_txn(c, overdue, now, queue_max))
