@@ -12,8 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from exchange import __version__
-from exchange.cli import admin, bulletins, report, server_cmds, subscriptions, watch
-from exchange.cli import admin, alerts, bulletins, server_cmds, subscriptions, watch
+from exchange.cli import admin, alerts, bulletins, report, server_cmds, subscriptions, watch
 from exchange.cli._common import Handler, Parser
 from exchange.errors import ExchangeError
 

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_reports"
-down_revision = "0002"
+down_revision = "0005_alerts"
 branch_labels = None
 depends_on = None
 
