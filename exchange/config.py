@@ -29,6 +29,7 @@ class Limits:
     clock_skew: int = 60  # PROTOCOL §6
     token_lifetime: int = 300  # PROTOCOL §6: exp - iat
     future_iat: int = 300  # PROTOCOL §5: a bulletin's iat in the future
+    past_iat: int = 24 * 60 * 60  # issue 17: a new bulletin dated further back is refused
     page_size: int = 100
     max_page_size: int = 1000
     audit_max_page: int = 1000

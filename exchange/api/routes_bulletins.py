@@ -50,7 +50,8 @@ async def post_bulletin(request: web.Request) -> web.Response:
     return web.json_response({"receipt": receipt}, status=201 if created else 200)
 
 
-@routes.get("/v1/bulletins/{bid}")
+# allow_head=False: a HEAD would run the handler, mark a delivery and send nothing
+@routes.get("/v1/bulletins/{bid}", allow_head=False)
 async def get_bulletin(request: web.Request) -> web.Response:
     caller, _ = await authenticate(request)
     return web.json_response(
@@ -58,7 +59,7 @@ async def get_bulletin(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/v1/inbox")
+@routes.get("/v1/inbox", allow_head=False)
 async def inbox(request: web.Request) -> web.Response:
     caller, _ = await authenticate(request)
     ex = request.app[EXCHANGE]

@@ -192,7 +192,7 @@ def _consume(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-@routes.get("/v1/stream")
+@routes.get("/v1/stream", allow_head=False)
 async def stream(request: web.Request) -> web.StreamResponse:
     caller, _ = await authenticate(request)
     caller.require("reader")

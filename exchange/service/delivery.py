@@ -45,11 +45,15 @@ async def inbox(
 
 
 async def get_bulletin(ex: Exchange, caller: Caller, bid: str) -> dict[str, Any]:
-    """The sender's or a recipient's party only; anyone else learns nothing (404)."""
+    """The sender's or a recipient's party only; anyone else learns nothing (404). A
+    recipient party's client needs the reader role: a delivery is marked only when the
+    envelope reaches a client that can open and ack it (issue 17)."""
     async with ex.db.read() as conn:
         b = await bstore.by_bid(conn, bid)
     if b is None or (caller.party != b.iss and caller.party not in b.recipients):
         raise NotFound("no such bulletin for this party")
+    if caller.party != b.iss:
+        caller.require("reader")
     out = dict(b.item)
     out["accepted_at"] = iso_ms(b.accepted_at)
     out["envelope_sha256"] = b.envelope_sha256
