@@ -37,6 +37,7 @@ class Limits:
     ws_send_queue: int = 1024  # items queued per connection before it is dropped
     ws_heartbeat: float = 20.0
     ws_send_timeout: float = 10.0  # a stream reader that does not read is cut off
+    ws_recheck: float = 2.0  # an open stream re-checks its client's key and roles (issue 17)
     page_bytes: int = 8 * 1024 * 1024  # envelopes held by one inbox or stream page
     rate_per_second: float = 50.0  # per client, token bucket refill
     rate_burst: int = 200

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 from typing import Any
+
+from sqlalchemy import Connection
 
 from exchange.crypto import _json, jws
 from exchange.crypto._b64 import b64u_encode
@@ -18,12 +21,14 @@ from exchange.store import directory as dir_store
 __all__ = [
     "ACK_STATUSES",
     "ack",
+    "check_reader",
     "escalate",
     "get_bulletin",
     "inbox",
     "latest_seq",
     "ledger",
     "pending_deliveries",
+    "reader_txn",
 ]
 
 ACK_STATUSES = ("received", "read", "actioned")
@@ -197,6 +202,32 @@ async def ledger(ex: Exchange, caller: Caller, bid: str) -> dict[str, Any]:
         "accepted_at": iso_ms(b.accepted_at),
         "recipients": recipients,
     }
+
+
+def _reads(row: dir_store.ClientRow | None, party: str) -> bool:
+    return (
+        row is not None
+        and row.status == "active"
+        and "reader" in row.roles
+        and (row.party == party)
+    )
+
+
+def reader_txn(conn: Connection, caller: Caller) -> None:
+    """In a stream's read transaction, after its items were read: the client is still an
+    active reader of its party, or nothing read goes out (issue 17, defect 3). Anything
+    committed before those items were read, a revocation included, is seen here."""
+    if not _reads(dir_store.client_by_kid_txn(conn, caller.kid), caller.party):
+        raise AuthError("this client's key was revoked or its reader role withdrawn")
+
+
+async def check_reader(ex: Exchange, caller: Caller) -> None:
+    """An open stream's periodic check. While a directory change of this node is in
+    flight the cached row may predate its commit: read the database then."""
+    if ex.hub.directory_changing:
+        await ex.db.run_read(partial(reader_txn, caller=caller), single=True)
+    elif not _reads(await ex.clients.by_kid(caller.kid), caller.party):
+        raise AuthError("this client's key was revoked or its reader role withdrawn")
 
 
 async def latest_seq(ex: Exchange) -> int:
