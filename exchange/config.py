@@ -73,6 +73,9 @@ class ServerConfig:
     # PostgreSQL: a connection (pool wait, connect, pre-ping) within this long, or 503.
     # A cancelled one may take 2 s more to be closed, so an outage answers within ~5 s.
     db_connect_timeout: float = 3.0
+    # GET /metrics: with a token, only ``Authorization: Bearer <token>``; without one, only
+    # peers on the loopback interface (issue 17, docs/deploy.md).
+    metrics_token: str | None = None
 
     @property
     def server_key_path(self) -> Path:
@@ -92,6 +95,7 @@ def from_env(**overrides: object) -> ServerConfig:
         host=env.get("EXCHANGE_HOST", ServerConfig.host),
         port=int(env.get("EXCHANGE_PORT", ServerConfig.port)),
         workers=int(env.get("EXCHANGE_WORKERS", ServerConfig.workers)),
+        metrics_token=env.get("EXCHANGE_METRICS_TOKEN") or None,
     )
     given = {k: v for k, v in overrides.items() if v is not None}
     return replace(cfg, **given)  # type: ignore[arg-type]
