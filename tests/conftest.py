@@ -19,7 +19,8 @@ _MAY_BLOCK: dict[str, set[str]] = {
     "exchange/keyfiles.py": {"read_profile", "write_profile", "write_private_jwk"},
     "exchange/store/migrate.py": {"<lambda>", "upgrade", "_upgrade"},
     "exchange/store/migrations/env.py": {"run_migrations_online", "do_run_migrations"},
-    "exchange/store/db.py": {"close"},  # shutdown: joins its reader and writer threads
+    # opening (engine set-up reads the file system) and closing (joins its threads)
+    "exchange/store/db.py": {"__init__", "close"},
 }
 
 
