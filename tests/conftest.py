@@ -21,6 +21,8 @@ _MAY_BLOCK: dict[str, set[str]] = {
     "exchange/store/migrations/env.py": {"run_migrations_online", "do_run_migrations"},
     # opening (engine set-up reads the file system) and closing (joins its threads)
     "exchange/store/db.py": {"__init__", "close"},
+    # asyncpg looks for ~/.pgpass (one stat) when it opens a connection: pool growth only
+    "asyncpg/connect_utils.py": {"_read_password_from_pgpass", "_parse_connect_dsn_and_args"},
 }
 
 
