@@ -33,6 +33,7 @@ class Limits:
     clock_skew: int = 60  # PROTOCOL §6
     token_lifetime: int = 300  # PROTOCOL §6: exp - iat
     future_iat: int = 300  # PROTOCOL §5: a bulletin's iat in the future
+    past_iat: int = 24 * 60 * 60  # issue 17: a new bulletin dated further back is refused
     page_size: int = 100
     max_page_size: int = 1000
     audit_max_page: int = 1000
@@ -40,6 +41,7 @@ class Limits:
     ws_send_queue: int = 1024  # items queued per connection before it is dropped
     ws_heartbeat: float = 20.0
     ws_send_timeout: float = 10.0  # a stream reader that does not read is cut off
+    ws_recheck: float = 2.0  # an open stream re-checks its client's key and roles (issue 17)
     page_bytes: int = 8 * 1024 * 1024  # envelopes held by one inbox or stream page
     rate_per_second: float = 50.0  # per client, token bucket refill
     rate_burst: int = 200
@@ -105,6 +107,9 @@ class ServerConfig:
     # A cancelled one may take 2 s more to be closed, so an outage answers within ~5 s.
     db_connect_timeout: float = 3.0
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    # GET /metrics: with a token, only ``Authorization: Bearer <token>``; without one, only
+    # peers on the loopback interface (issue 17, docs/deploy.md).
+    metrics_token: str | None = None
 
     @property
     def server_key_path(self) -> Path:
@@ -124,6 +129,7 @@ def from_env(**overrides: object) -> ServerConfig:
         host=env.get("EXCHANGE_HOST", ServerConfig.host),
         port=int(env.get("EXCHANGE_PORT", ServerConfig.port)),
         workers=int(env.get("EXCHANGE_WORKERS", ServerConfig.workers)),
+        metrics_token=env.get("EXCHANGE_METRICS_TOKEN") or None,
     )
     cfg = _alerts_from_env(cfg, env)  # alerts and ack deadlines (docs/alerts.md)
     given = {k: v for k, v in overrides.items() if v is not None}

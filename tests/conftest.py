@@ -3,12 +3,27 @@ when ``EXCHANGE_TEST_PG_URL`` is set (each test gets its own fresh database)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from blockbuster import blockbuster_ctx
 from pgdb import BACKENDS, create_database, drop_database
 from support import Harness, start_harness
+
+#: the server's packages: the SDK and the CLI (client side, own processes) are not scanned
+_SERVER = ["exchange.api", "exchange.service", "exchange.store", "exchange.server"]
+#: where blocking is allowed: set-up, shutdown and the CLI, never a request's path
+_MAY_BLOCK: dict[str, set[str]] = {
+    "exchange/server.py": {"init", "open_exchange"},
+    "exchange/keyfiles.py": {"read_profile", "write_profile", "write_private_jwk"},
+    "exchange/store/migrate.py": {"<lambda>", "upgrade", "_upgrade"},
+    "exchange/store/migrations/env.py": {"run_migrations_online", "do_run_migrations"},
+    # opening (engine set-up reads the file system) and closing (joins its threads)
+    "exchange/store/db.py": {"__init__", "close"},
+    # asyncpg looks for ~/.pgpass (one stat) when it opens a connection: pool growth only
+    "asyncpg/connect_utils.py": {"_read_password_from_pgpass", "_parse_connect_dsn_and_args"},
+}
 
 
 @pytest.fixture(params=BACKENDS)
@@ -30,3 +45,15 @@ async def harness(tmp_path: Path, db_url: str) -> AsyncIterator[Harness]:
         yield h
     finally:
         await h.close()
+
+
+@pytest.fixture(autouse=True)
+def no_blocking_calls() -> Iterator[None]:
+    """Issue 17: no request path blocks the event loop. ``blockbuster`` raises
+    ``BlockingError`` for a blocking call (file, socket, sleep, lock) made on a running
+    loop; start-up and test-side code that may block is listed in :data:`_MAY_BLOCK`."""
+    with blockbuster_ctx(scanned_modules=_SERVER) as bb:
+        for fn in bb.functions.values():
+            for module, names in _MAY_BLOCK.items():
+                fn.can_block_in(module, names)
+        yield

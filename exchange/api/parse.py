@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
+import unicodedata
 from typing import Any
 
 from aiohttp import web
 
 from exchange.bulletin import vocab
+from exchange.crypto import _json
 from exchange.errors import InputError, UnsupportedMediaType
 
 __all__ = [
@@ -36,44 +37,18 @@ def _shape(pattern: re.Pattern[str]) -> str:
     return pattern.pattern.strip("^").removesuffix("\\Z")
 
 
-def _check_tree(obj: Any, limit: int) -> None:
-    """Depth within ``limit``, and every string (member names too) valid Unicode: a lone
-    surrogate from a ``\\ud800`` escape cannot be stored, logged or signed."""
-    stack: list[tuple[Any, int]] = [(obj, 1)]
-    while stack:
-        o, d = stack.pop()
-        if d > limit:
-            raise InputError(f"JSON nested deeper than {limit} levels")
-        if isinstance(o, dict):
-            stack.extend((k, d) for k in o)
-            stack.extend((v, d + 1) for v in o.values())
-        elif isinstance(o, list):
-            stack.extend((v, d + 1) for v in o)
-        elif isinstance(o, str):
-            try:
-                o.encode("utf-8")
-            except UnicodeEncodeError:
-                raise InputError("request body holds a lone surrogate") from None
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        raise ValueError("duplicate member name")
-    return obj
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-# RFC 8259 §4: names SHOULD be unique; a body read two ways by two parsers (a proxy, an
-# audit tool) is refused. NaN and Infinity are not JSON at all.
-_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-
 #: C0 and C1 control characters (with DEL): never part of a name or an identifier, and
 #: an ESC in a party name would reach every operator's terminal
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: Unicode categories never allowed in a name (issue 17): format characters (bidi
+#: overrides and isolates, zero-width joiners and spaces, BOM, tags, soft hyphen), line
+#: and paragraph separators, surrogates, private use and unassigned code points. A
+#: right-to-left override makes one party's name read as another's in every view.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def _invisible(text: str) -> bool:
+    return not text.isascii() and any(unicodedata.category(ch) in _INVISIBLE for ch in text)
 
 
 def json_request(request: web.Request, body: bytes) -> dict[str, Any]:
@@ -86,15 +61,11 @@ def json_request(request: web.Request, body: bytes) -> dict[str, Any]:
 def json_body(body: bytes, *, max_depth: int = 32) -> dict[str, Any]:
     """A JSON object body, or a 400 that says why not."""
     try:
-        obj = _DECODER.decode(body.decode("utf-8"))
+        body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError("request body is not UTF-8") from exc
-    except (ValueError, RecursionError) as exc:
-        raise InputError("request body is not valid JSON") from exc
-    if not isinstance(obj, dict):
-        raise InputError("request body must be a JSON object")
-    _check_tree(obj, max_depth)
-    return obj
+    # the one strict reader of every signed payload too (exchange/crypto/_json.py)
+    return _json.loads_object(body, InputError, "request body", max_depth=max_depth)
 
 
 def req_str(
@@ -110,8 +81,8 @@ def req_str(
         raise InputError(f"'{name}' must be a non-empty string")
     if len(v) > max_len:
         raise InputError(f"'{name}' is longer than {max_len} characters")
-    if _CONTROL.search(v):
-        raise InputError(f"'{name}' must not hold control characters")
+    if _CONTROL.search(v) or _invisible(v):
+        raise InputError(f"'{name}' must not hold control, format or invisible characters")
     if pattern is not None and not pattern.fullmatch(v):
         raise InputError(f"'{name}' is not a valid identifier ({_shape(pattern)})")
     if choices is not None and v not in choices:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import re
 
 from aiohttp import web
 
 from exchange.api.keys import EXCHANGE, authenticate
 from exchange.api.parse import query_int
-from exchange.errors import InputError
+from exchange.errors import InputError, NotFound
 from exchange.service import admission, delivery
 
 __all__ = ["routes"]
@@ -50,7 +52,8 @@ async def post_bulletin(request: web.Request) -> web.Response:
     return web.json_response({"receipt": receipt}, status=201 if created else 200)
 
 
-@routes.get("/v1/bulletins/{bid}")
+# allow_head=False: a HEAD would run the handler, mark a delivery and send nothing
+@routes.get("/v1/bulletins/{bid}", allow_head=False)
 async def get_bulletin(request: web.Request) -> web.Response:
     caller, _ = await authenticate(request)
     return web.json_response(
@@ -58,7 +61,7 @@ async def get_bulletin(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/v1/inbox")
+@routes.get("/v1/inbox", allow_head=False)
 async def inbox(request: web.Request) -> web.Response:
     caller, _ = await authenticate(request)
     ex = request.app[EXCHANGE]
@@ -83,12 +86,25 @@ async def status(request: web.Request) -> web.Response:
     return web.json_response(await delivery.ledger(request.app[EXCHANGE], caller, _bid(request)))
 
 
-@routes.get("/metrics")
+def _metrics_allowed(request: web.Request, token: str | None) -> bool:
+    """Issue 17: a configured bearer credential, or else a loopback peer only."""
+    if token is not None:
+        given = request.headers.get("Authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+    try:
+        return ipaddress.ip_address((request.remote or "").split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@routes.get("/metrics", allow_head=False)
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text format; expose to the monitoring network only (docs/deploy.md)."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
     ex = request.app[EXCHANGE]
+    if not _metrics_allowed(request, ex.config.metrics_token):
+        raise NotFound("no such resource")  # nothing tells a scanner that it exists
     ex.metrics.websockets.set(ex.hub.connections)
     ex.metrics.pending.set(await delivery.pending_deliveries(ex))
     return web.Response(

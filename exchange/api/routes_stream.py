@@ -23,7 +23,8 @@ from exchange.api.app_keys import SOCKETS
 from exchange.api.keys import EXCHANGE, authenticate
 from exchange.api.parse import query_int
 from exchange.bulletin.vocab import PRIORITIES, TYPES, meets_min_priority
-from exchange.errors import ExchangeError, InputError
+from exchange.errors import AuthError, ExchangeError, InputError
+from exchange.service import delivery
 from exchange.service.clock import iso_ms
 from exchange.store import bulletins as bstore
 
@@ -192,7 +193,7 @@ def _consume(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-@routes.get("/v1/stream")
+@routes.get("/v1/stream", allow_head=False)
 async def stream(request: web.Request) -> web.StreamResponse:
     caller, _ = await authenticate(request)
     caller.require("reader")
@@ -221,6 +222,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
         rows, more = bstore.inbox_rows_txn(
             conn, caller.party, after, page, ex.limits.page_bytes, chunk=256
         )
+        delivery.reader_txn(conn, caller)  # revoked meanwhile: none of these go out
         wanted = [
             (int(r.seq), frame_of_row(r) if _wanted(r._mapping, min_priority, types) else None)
             for r in rows
@@ -284,13 +286,29 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 sent.append(arrival.seq)
             cursor = arrival.seq
 
+    checked_epoch = ex.hub.directory_epoch
+    next_check = sock.loop.time() + ex.limits.ws_recheck
+
+    async def recheck() -> None:
+        """Issue 17: revocation reaches open streams. Periodically (any node's change),
+        and before items from memory while this node's change is in flight or after it."""
+        nonlocal checked_epoch, next_check
+        epoch = ex.hub.directory_epoch
+        await delivery.check_reader(ex, caller)
+        checked_epoch = epoch
+        next_check = sock.loop.time() + ex.limits.ws_recheck
+
     async def pump() -> None:
         while not ws.closed:
             sub.wake.clear()
+            if sock.loop.time() >= next_check:
+                await recheck()
             if sub.stale or not carry:
                 sub.stale = False
                 await push_backlog()
             if carry:
+                if ex.hub.directory_changing or ex.hub.directory_epoch != checked_epoch:
+                    await recheck()
                 await push(arrived)
             while sub.notices:
                 await sock.send(sub.notices.popleft())
@@ -299,11 +317,15 @@ async def stream(request: web.Request) -> web.StreamResponse:
             # Only a wake-up means the inbox may have grown; a heartbeat goes out when
             # nothing else was sent for that long, and costs no database read.
             while True:
-                idle = max(0.0, sock.last_sent + ex.limits.ws_heartbeat - sock.loop.time())
+                now = sock.loop.time()
+                idle = max(0.0, sock.last_sent + ex.limits.ws_heartbeat - now)
                 try:
-                    await asyncio.wait_for(sub.wake.wait(), idle)
+                    await asyncio.wait_for(sub.wake.wait(), min(idle, next_check - now))
                     break
                 except TimeoutError:
+                    if sock.loop.time() >= next_check:
+                        await recheck()
+                        continue
                     beat = {"kind": "heartbeat", "at": iso_ms(ex.clock.ms()), "cursor": cursor}
                     await sock.send(beat)
 
@@ -321,7 +343,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
         exc = None
         if pump_task in done and not pump_task.cancelled():
             exc = pump_task.exception()
-        if isinstance(exc, TimeoutError):
+        if isinstance(exc, AuthError):
+            log.info("stream of %s closed: %s", caller.client_id, exc.detail)
+            await sock.close(WSCloseCode.POLICY_VIOLATION)
+        elif isinstance(exc, TimeoutError):
             # Too slow a reader, already cut off: it resumes by cursor.
             log.info("stream of %s dropped: send timed out", caller.client_id)
         elif isinstance(exc, ExchangeError):

@@ -48,6 +48,9 @@ class LogMonitor:
         self.client = client
         self.state_file = state_file
         self.head: TreeHead | None = None
+        #: entries [0, _scanned) were read for directory versions; _newest the highest
+        self._scanned = 0
+        self._newest = 0
         if state_file is not None and state_file.exists():
             self._saved = state_file.read_text(encoding="utf-8").strip()
         else:
@@ -155,3 +158,44 @@ class LogMonitor:
             raise LogInconsistent("the directory's log entry is for another version")
         if e.get("digest") != directory_digest(d.doc):
             raise LogInconsistent("the directory does not match its logged digest")
+        newest = await self.newest_directory_version(index)
+        if newest > d.version:  # issue 17: an old, genuinely signed directory replayed
+            raise LogInconsistent(
+                f"the directory is version {d.version}; the log records version {newest}"
+            )
+
+    async def newest_directory_version(self, since: int) -> int:
+        """The highest directory version the log records from index ``since`` to the
+        current head. Versions grow with the log (each change is logged under the log
+        lock), so entries read by an earlier call are not read again. A server that serves
+        other leaves than it hashed is caught by ``exchange audit verify``."""
+        head = await self.update()  # the newest head: a replay hides behind an old one
+        start = max(since, self._scanned)
+        newest = self._newest
+        while start < head.size:
+            end = min(head.size, start + _SCAN_PAGE)
+            _, data = await self.client.request(
+                "GET", "/v1/audit/entries", params={"start": start, "end": end}
+            )
+            page = data.get("entries") or []
+            if not page:
+                raise LogInconsistent(f"the log serves no entry at {start}")
+            for item in page:
+                entry = _entry_of(b64u_decode(str(item.get("leaf", ""))))
+                version = entry.get("version")
+                if entry.get("kind") == "directory" and type(version) is int:
+                    newest = max(newest, version)
+            start += len(page)
+        self._scanned, self._newest = start, newest
+        return newest
+
+
+_SCAN_PAGE = 1000
+
+
+def _entry_of(leaf: bytes) -> dict[str, Any]:
+    try:
+        entry = json.loads(leaf)
+    except ValueError:
+        return {}
+    return entry if isinstance(entry, dict) else {}

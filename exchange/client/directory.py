@@ -3,11 +3,10 @@ turned into keys to seal to and the routing view to compute recipients with."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from exchange.crypto import jws
+from exchange.crypto import _json, jws
 from exchange.crypto.keys import (
     EncryptionPublicKey,
     SigningPublicKey,
@@ -56,7 +55,7 @@ def parse_directory(token: str, server_key: SigningPublicKey) -> Directory:
         max_header=8192,
     )
     try:
-        doc = json.loads(verified.payload)
+        doc = _json.loads_object(verified.payload, MalformedEnvelope, "directory document")
         view, active = view_of(doc)
         d = Directory(doc, token, view, active)
         for c in doc["clients"]:

@@ -52,18 +52,21 @@ def _route(
         _check_admission(meta, sender, groups, to, view)
 
     no_observers = tlp == "amber+strict"  # PROTOCOL §5: not delivered to observers
-    out: set[str] = set()
-    for gid in groups:
-        members = view.members.get(gid)
-        if members is not None:
-            _add_members(out, members, no_observers, view.parties)
+    reached = [gid for gid in groups if gid != SUBSCRIBERS]
     if subscribed:  # PROTOCOL §5: the sender need not belong to subscribed groups
         type_, priority = meta["type"], meta["priority"]
-        for sub in view.subscriptions:
-            if sub.source == sender and sub.matches(type_, priority):
-                members = view.members.get(sub.group)
-                if members is not None:  # a subscription of a deleted group: none
-                    _add_members(out, members, no_observers, view.parties)
+        reached += [
+            sub.group
+            for sub in view.subscriptions
+            if sub.source == sender and sub.matches(type_, priority)
+        ]
+    out: set[str] = set()
+    for gid in reached:
+        members = view.members.get(gid)
+        if members is not None:  # a subscription of a deleted group: none
+            _add_members(out, members, no_observers, view.parties)
+    if admission and no_observers:
+        _check_strict_to(to, reached, view)
     out.update(party for party in to if party in view.parties)
     out.discard(sender)  # PROTOCOL §5: minus the sender's own party
     if admission and not out:  # PROTOCOL §5: at least one recipient
@@ -98,6 +101,19 @@ def _check_admission(
             raise Forbidden(f"groups[{i}]: {sender} is an observer of {gid}; observers cannot post")
         if role not in POSTING_ROLES:  # PROTOCOL §5: chair or member of every named group
             raise Forbidden(f"groups[{i}]: {sender} is not a member of {gid}")
+
+
+def _check_strict_to(to: Sequence[str], reached: Sequence[str], view: DirectoryView) -> None:
+    """Issue 17: an observer of a group the bulletin reaches cannot be brought back into an
+    ``amber+strict`` bulletin through ``to``; the sender is told, nothing is stored. A
+    party named in ``to`` that observes none of those groups is an ordinary addressee."""
+    for i, party in enumerate(to):
+        for gid in reached:
+            if view.members.get(gid, {}).get(party) == "observer":
+                raise InputError(
+                    f"to[{i}]: {_show(party)} is an observer of {_show(gid)}; an amber+strict "
+                    "bulletin is not delivered to observers (lower the TLP or drop it from to)"
+                )
 
 
 def _add_members(

@@ -99,6 +99,17 @@ def _check_times(ex: Exchange, meta: dict[str, Any]) -> None:
         raise InputError("a revocation must name the bulletin it withdraws in 'supersedes'")
 
 
+def _check_fresh(ex: Exchange, meta: dict[str, Any]) -> None:
+    """Issue 17: a bulletin already expired, or dated more than ``Limits.past_iat``
+    before now, is refused when first posted (a stale alert is not news; a back-dated
+    one would sort into readers' histories as if sent long ago)."""
+    now = ex.clock.seconds()
+    if meta["exp"] is not None and meta["exp"] <= now:
+        raise InputError("the bulletin has already expired (exp is not after now)")
+    if meta["iat"] < now - ex.limits.past_iat:
+        raise InputError(f"iat is more than {ex.limits.past_iat} s in the past")
+
+
 def _receipt(ex: Exchange, body: dict[str, Any]) -> str:
     return jws.sign_compact(canonical_json(body), ex.signer, jws.TYP_RECEIPT)
 
@@ -224,6 +235,7 @@ def _admit_txn(
                 # it would not route today.
                 out.append(_repost(prior, r.digest))
                 continue
+            _check_fresh(ex, meta)  # after the re-post check: a retry gets its receipt
             recipients = sorted(route(meta, meta["iss"], state.view))
             _check_kids(r.info, recipients, state.active_kid)
             _check_supersedes(conn, meta, known)

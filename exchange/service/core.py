@@ -151,12 +151,14 @@ class Exchange:
         concurrent changes would otherwise read the same version, the same active
         encryption key or the same missing membership (PROTOCOL §1, §7)."""
         self.clients.invalidate()
+        self.hub.directory_change_started()  # open streams re-check their client
         try:
             async with self.db.write() as conn:
                 await audit_store.lock_log(conn)
                 yield conn
         finally:
             self.clients.invalidate()
+            self.hub.directory_change_ended()
 
     async def record_directory_change(
         self, conn: AsyncConnection, op: str, subject: dict[str, Any]

@@ -71,6 +71,19 @@ class Hub:
         self._queue_size = queue_size
         #: streams may take items from memory (this node sees every commit in order)
         self.carry = carry
+        #: directory changes of this node in flight, and how many have ended: a stream
+        #: re-checks its client in the database before each push while a change is in
+        #: flight and once after each one ends (issue 17: revocation reaches open streams)
+        self.directory_changing = 0
+        self.directory_epoch = 0
+
+    def directory_change_started(self) -> None:
+        self.directory_changing += 1
+
+    def directory_change_ended(self) -> None:
+        self.directory_changing -= 1
+        self.directory_epoch += 1
+        self.wake_all()
 
     def subscribe(self, party: str) -> Subscription:
         sub = Subscription(party, self._queue_size, self._queue_size)

@@ -240,7 +240,16 @@ TABLE: dict[str, tuple[Cell, dict[str, int | None]]] = {
     ),
     "GET bulletin": (
         get_bulletin,
-        row(everyone=404, sender=200, member=200, observer=200, anonymous=401),
+        # issue 17: a recipient party's envelope goes only to its reader clients
+        row(
+            everyone=404,
+            sender=200,
+            member=403,
+            observer=403,
+            member_reader=200,
+            observer_reader=200,
+            anonymous=401,
+        ),
     ),
     "GET bulletin status": (
         get_status,

@@ -105,10 +105,10 @@ ROUTED: list[tuple[str, str, dict[str, Any], frozenset[str]]] = [
         CAC - {"KZ", "ICAO"},
     ),
     (
-        "amber+strict keeps a named observer",
+        "amber+strict to a party that observes no group it reaches",
         "KZ",
-        {"tlp": "amber+strict", "groups": ["cac-avsec"], "to": ["ICAO"]},
-        CAC - {"KZ"},
+        {"tlp": "amber+strict", "groups": [], "to": ["ICAO"]},
+        s("ICAO"),
     ),
     (
         "amber+strict: observer here, member there",
@@ -225,6 +225,27 @@ def test_routed(sender: str, fields: dict[str, Any], expected: frozenset[str]) -
 
 # (case id, sender, metadata fields, error class, message)
 REFUSED: list[tuple[str, str, dict[str, Any], type[ExchangeError], str]] = [
+    (  # issue 17: an observer cannot be brought back into amber+strict through to
+        "amber+strict names an observer of a named group in to",
+        "KZ",
+        {"tlp": "amber+strict", "groups": ["cac-avsec"], "to": ["UZ", "ICAO"]},
+        InputError,
+        "to[1]: ICAO is an observer of cac-avsec; an amber+strict bulletin is not delivered",
+    ),
+    (
+        "amber+strict names an observer of a subscribed group in to",
+        "TA-FEED",
+        {
+            "iss": "TA-FEED",
+            "groups": ["@subscribers"],
+            "type": "threat-assessment",
+            "priority": "flash",
+            "tlp": "amber+strict",
+            "to": ["TR"],
+        },
+        InputError,
+        "to[0]: TR is an observer of casp-mid",
+    ),
     (
         "observer cannot post",
         "ICAO",
