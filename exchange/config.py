@@ -1,12 +1,16 @@
-"""Every named limit and setting of a server, in one typed object (STYLE §9)."""
+"""Every named limit and setting of a server, in one typed object (STYLE §9).
+
+The dataclass tree is the configuration file's schema (``exchange/configfile.py``): a
+field of ``ServerConfig`` is a top-level key of ``exchange.toml`` and ``EXCHANGE_<NAME>``;
+a nested dataclass or dict (``limits``, ``ack_deadlines``) is a ``[section]`` and
+``EXCHANGE_<SECTION>_<NAME>``. A new setting is one new field here, nothing more."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-__all__ = ["ACK_DEADLINES", "Limits", "ServerConfig", "from_env"]
+__all__ = ["ACK_DEADLINES", "LOG_LEVELS", "Limits", "ServerConfig"]
 
 #: Default ack deadline per priority, in seconds (flash 15 min, immediate 1 h, ...).
 ACK_DEADLINES: dict[str, int] = {
@@ -15,6 +19,10 @@ ACK_DEADLINES: dict[str, int] = {
     "priority": 6 * 60 * 60,
     "routine": 24 * 60 * 60,
 }
+
+
+#: The levels ``log_level`` accepts.
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,10 @@ class ServerConfig:
     # PostgreSQL: a connection (pool wait, connect, pre-ping) within this long, or 503.
     # A cancelled one may take 2 s more to be closed, so an outage answers within ~5 s.
     db_connect_timeout: float = 3.0
+    # The server's JSON log: its level, and a file instead of stderr (the terminal then
+    # shows only the one-line start banner).
+    log_level: str = "info"
+    log_file: Path | None = None
 
     @property
     def server_key_path(self) -> Path:
@@ -78,18 +90,3 @@ class ServerConfig:
 
     def with_(self, **changes: object) -> ServerConfig:
         return replace(self, **changes)  # type: ignore[arg-type]
-
-
-def from_env(**overrides: object) -> ServerConfig:
-    """A config from ``EXCHANGE_*`` variables, then explicit overrides (CLI flags)."""
-    env = os.environ
-    cfg = ServerConfig(
-        db_url=env.get("EXCHANGE_DB_URL", ServerConfig.db_url),
-        keys_dir=Path(env.get("EXCHANGE_KEYS_DIR", "keys")),
-        exchange_id=env.get("EXCHANGE_ID", ServerConfig.exchange_id),
-        host=env.get("EXCHANGE_HOST", ServerConfig.host),
-        port=int(env.get("EXCHANGE_PORT", ServerConfig.port)),
-        workers=int(env.get("EXCHANGE_WORKERS", ServerConfig.workers)),
-    )
-    given = {k: v for k, v in overrides.items() if v is not None}
-    return replace(cfg, **given)  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from exchange import __version__
-from exchange.cli import admin, bulletins, server_cmds, subscriptions, watch
+from exchange.cli import admin, bulletins, config_cmd, migrate, server_cmds, subscriptions, watch
 from exchange.cli._common import Handler, Parser
 from exchange.errors import ExchangeError
 
@@ -35,6 +35,8 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"exchange {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     server_cmds.add_parsers(sub)
+    migrate.add_parser(sub)
+    config_cmd.add_parser(sub)
     admin.add_parsers(sub)
     bulletins.add_parsers(sub)
     watch.add_parsers(sub)

@@ -16,6 +16,7 @@ from exchange.cli._common import (
     redact_url,
     server_config,
 )
+from exchange.config import LOG_LEVELS
 from exchange.crypto.keys import Ed25519Signer, EncryptionPrivateKey, parse_signing_jwk
 from exchange.errors import InputError, StorageError
 from exchange.keyfiles import Profile, profile_dir, read_profile, write_profile, write_secret_json
@@ -40,8 +41,9 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser(
         "serve",
         help="run the exchange server until Ctrl-C",
-        description="Serve the exchange. Logs are JSON lines on stderr. Stops cleanly on "
-        "SIGINT or SIGTERM.",
+        description="Serve the exchange. Logs are JSON lines on stderr, or in --log-file. "
+        "Settings come from --config FILE (TOML), EXCHANGE_* variables and flags; see "
+        "'exchange config show'. Stops cleanly on SIGINT or SIGTERM.",
     )
     add_server_options(p)
     p.add_argument(
@@ -49,6 +51,17 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
         type=int,
         metavar="N",
         help="server processes sharing the port, one per core (env EXCHANGE_WORKERS; 1)",
+    )
+    p.add_argument(
+        "--log-file",
+        metavar="FILE",
+        help="append the JSON log to FILE; the terminal shows only the start banner "
+        "(env EXCHANGE_LOG_FILE; default stderr)",
+    )
+    p.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        help="log level (env EXCHANGE_LOG_LEVEL; info)",
     )
     p.set_defaults(func=cmd_serve)
 
@@ -121,8 +134,9 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     from exchange.server import open_exchange, serve
 
     cfg = server_config(args)
-    if cfg.workers < 1:
-        raise InputError("--workers must be 1 or more")
+    if cfg.log_file is not None:  # a log file that cannot be written is said now, plainly
+        with cfg.log_file.open("a", encoding="utf-8"):
+            pass
     # Check the database and the server key before serve() turns on the JSON logs, so
     # that "not initialised" or "schema out of date" is one plain line.
     ex = await open_exchange(cfg)

@@ -28,6 +28,7 @@ __all__ = [
     "deliveries",
     "directory_meta",
     "enc_keys",
+    "exchange_meta",
     "groups",
     "jtis",
     "memberships",
@@ -195,4 +196,13 @@ audit_state = Table(
     Column("frontier", Text, nullable=False),
     Column("root_hash", LargeBinary, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+)
+
+# Facts about the exchange itself, one row each (``exchange_id``): ``serve`` refuses a
+# configuration naming another exchange than the one this database belongs to.
+exchange_meta = Table(
+    "exchange_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )

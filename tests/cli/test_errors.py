@@ -44,7 +44,7 @@ def offline_profile(cli, monkeypatch: pytest.MonkeyPatch) -> list[str]:
         (["admin", "member", "set", "cac-avsec", "KZ", "boss"], 2, "invalid choice: 'boss'"),
         (["keygen", "kz-ops"], 1, "must be PARTY/name"),
         (["inbox", "--after", "x"], 2, "invalid int value"),
-        (["serve"], 1, "is not initialised: run 'exchange init' first"),
+        (["serve"], 1, "no database at exchange.db: run 'exchange init' first"),
         (["post", "missing.json", "--profile", "."], 1, "no profile at ."),
     ],
 )

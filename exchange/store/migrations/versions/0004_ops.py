@@ -1,0 +1,33 @@
+"""exchange_meta: the exchange id a database belongs to
+
+``serve`` compares it with its configuration and refuses another exchange's database
+(a forgotten ``EXCHANGE_ID`` used to start a server every client then refused).
+``init`` writes the row; ``migrate`` writes it for a database made before this revision.
+
+Revision ID: 0004_ops
+Revises: 0002
+Create Date: 2026-12-03
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004_ops"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "exchange_meta",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_exchange_meta")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("exchange_meta")
