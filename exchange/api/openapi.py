@@ -57,6 +57,13 @@ ROUTES: tuple[tuple[str, str, str, str | None, str | None], ...] = (
         "application/json",
     ),
     ("delete", "/v1/admin/groups/{gid}/members/{party}", "Remove a member", "admin", None),
+    ("post", "/v1/admin/parties/{party}/suspend", "Suspend a party", "admin", None),
+    ("post", "/v1/admin/parties/{party}/resume", "Resume a suspended party", "admin", None),
+    ("delete", "/v1/admin/parties/{party}", "Remove a party (final)", "admin", None),
+    ("post", "/v1/admin/clients/{party}/{name}/suspend", "Suspend a client", "admin", None),
+    ("post", "/v1/admin/clients/{party}/{name}/resume", "Resume a client", "admin", None),
+    ("delete", "/v1/admin/clients/{party}/{name}", "Remove a client (final)", "admin", None),
+    ("delete", "/v1/admin/groups/{gid}", "Remove a group", "admin", None),
     ("get", "/metrics", "Prometheus metrics", None, None),
 )
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from exchange.cli import admin_manage
 from exchange.cli._common import (
     add_profile,
     client_arg,
@@ -97,6 +98,8 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("group", metavar="GROUP", type=group_arg)
     p.add_argument("party", metavar="PARTY", type=party_arg)
     p.set_defaults(func=member_remove)
+
+    admin_manage.add_leaves({"party": party, "client": client, "group": group, "member": member})
 
     p = sub.add_parser(
         "directory",

@@ -56,6 +56,8 @@ parties = Table(
     Column("name", String(200), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # active | suspended (its clients refused, deliveries kept) | removed (final)
+    Column("status", String(16), nullable=False, server_default="active"),
 )
 
 clients = Table(

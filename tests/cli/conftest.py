@@ -3,6 +3,7 @@ a subprocess, and a real ``exchange serve`` on a free loopback port in a fresh f
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pgdb import BACKENDS, create_database, drop_database
 
 from exchange.cli.main import main
 
@@ -213,3 +215,36 @@ def enrol(cli: Run) -> Callable[..., None]:
             cli("admin", "member", "set", group, party, "member").ok()
 
     return run
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A database URL for ``exchange init`` (EXCHANGE_DB_URL): SQLite in the test folder,
+    or a fresh PostgreSQL database when EXCHANGE_TEST_PG_URL is set."""
+    if request.param == "sqlite":
+        url = "sqlite:///exchange.db"
+        monkeypatch.setenv("EXCHANGE_DB_URL", url)
+        yield url
+        return
+    name, url = asyncio.run(create_database("cli"))
+    monkeypatch.setenv("EXCHANGE_DB_URL", url)
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_database(name))
+
+
+@pytest.fixture
+def running(
+    cli: Run, db: str, start_serve: Callable[..., Serving], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Serving]:
+    """``exchange init`` and ``exchange serve`` on each backend; later commands reach it."""
+    port = free_port()
+    monkeypatch.setenv("EXCHANGE_PORT", str(port))
+    cli("init").ok()
+    serving = start_serve(port, "--log-file", "serve.log")
+    try:
+        yield serving
+    finally:
+        _out, err = serving.stop()
+        assert "Traceback" not in err, err

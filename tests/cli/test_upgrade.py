@@ -9,33 +9,15 @@ import asyncio
 import json
 import socket
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pgdb import BACKENDS, create_database, drop_database
 
 from exchange.store.db import Database
 from exchange.store.migrate import _config, schema_state
 
 #: the last revision before this version's (a database made by the previous release)
 OLD = "0002"
-
-
-@pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A database URL for ``exchange init`` (EXCHANGE_DB_URL); SQLite in the test folder."""
-    if request.param == "sqlite":
-        url = "sqlite:///exchange.db"
-        monkeypatch.setenv("EXCHANGE_DB_URL", url)
-        yield url
-        return
-    name, url = asyncio.run(create_database("ops"))
-    monkeypatch.setenv("EXCHANGE_DB_URL", url)
-    try:
-        yield url
-    finally:
-        asyncio.run(drop_database(name))
 
 
 def _to_old_schema(url: str) -> None:

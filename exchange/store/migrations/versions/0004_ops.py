@@ -1,8 +1,9 @@
-"""exchange_meta: the exchange id a database belongs to
+"""exchange_meta: the exchange id a database belongs to; parties.status
 
 ``serve`` compares it with its configuration and refuses another exchange's database
 (a forgotten ``EXCHANGE_ID`` used to start a server every client then refused).
 ``init`` writes the row; ``migrate`` writes it for a database made before this revision.
+A party's ``status`` (active, suspended, removed) lets the operator suspend or remove it.
 
 Revision ID: 0004_ops
 Revises: 0002
@@ -27,7 +28,13 @@ def upgrade() -> None:
         sa.Column("value", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_exchange_meta")),
     )
+    with op.batch_alter_table("parties") as batch:
+        batch.add_column(
+            sa.Column("status", sa.String(length=16), nullable=False, server_default="active")
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("parties") as batch:
+        batch.drop_column("status")
     op.drop_table("exchange_meta")
