@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from typing import Any
 
@@ -19,7 +18,16 @@ from exchange.cli._common import (
 from exchange.config import LOG_LEVELS
 from exchange.crypto.keys import Ed25519Signer, EncryptionPrivateKey, parse_signing_jwk
 from exchange.errors import InputError, StorageError
-from exchange.keyfiles import Profile, profile_dir, read_profile, write_profile, write_secret_json
+from exchange.keyfiles import (
+    PUBLIC_FILE,
+    Profile,
+    profile_dir,
+    public_bundle,
+    read_profile,
+    write_json,
+    write_profile,
+    write_secret_json,
+)
 
 __all__ = ["add_parsers"]
 
@@ -70,7 +78,8 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
         help="create a client's keys and profile folder (keys/PARTY/name)",
         description="Create a client's signing key, its party's encryption key and "
         "profile.json in keys/PARTY/name/. Private keys are written with mode 0600 and "
-        "never printed; the public keys are printed for the operator to register.",
+        "never printed; public.json holds the public keys to send to the operator, and "
+        "its fingerprint is printed for a phone check.",
     )
     p.add_argument("client_id", metavar="CLIENT_ID", help="PARTY/name, e.g. KZ/ops")
     p.add_argument("--keys", metavar="DIR", help="keys folder (env EXCHANGE_KEYS_DIR; ./keys)")
@@ -200,6 +209,10 @@ async def cmd_keygen(args: argparse.Namespace) -> int:
     if enc is not None:
         write_secret_json(folder / "encryption.jwk", enc.to_private_jwk())
     write_profile(folder, Profile(client_id, party, url, exchange_id, server_kid))
+    bundle = public_bundle(
+        client_id, signer.public.to_jwk(), enc.public.to_jwk() if enc is not None else None
+    )
+    write_json(folder / PUBLIC_FILE, bundle)
 
     print(f"Created profile {folder} for client {client_id}")
     print(f"  server     {url} (exchange {exchange_id}, pinned server key {server_kid})")
@@ -210,16 +223,12 @@ async def cmd_keygen(args: argparse.Namespace) -> int:
             f"kid {enc.kid}"
         )
     print()
-    print("Public signing JWK (register with 'exchange admin client add'):")
-    print(json.dumps(signer.public.to_jwk(), sort_keys=True))
-    if enc is not None:
-        print("Public encryption JWK (register with 'exchange admin enc-key add'):")
-        print(json.dumps(enc.public.to_jwk(), sort_keys=True))
-    print()
+    print(f"Send {folder / PUBLIC_FILE} (public keys only) to the exchange operator, and read")
+    print(f"them this fingerprint by phone:  {bundle['fingerprint']}")
     print("The operator registers it with:")
-    print(f"  exchange admin client add {client_id} --roles poster,reader --key {folder}")
+    print(f"  exchange admin client add {client_id} --roles poster,reader --public public.json")
     if enc is not None:
-        print(f"  exchange admin enc-key add {party} --key {folder}")
+        print(f"  exchange admin enc-key add {party} --public public.json")
     return 0
 
 

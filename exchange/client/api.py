@@ -156,7 +156,11 @@ class ExchangeClient:
         params: Mapping[str, str | int] | None = None,
         auth: bool = True,
     ) -> tuple[int, Any]:
-        """Send one signed request; problem+json answers raise the matching error."""
+        """Send one signed request; problem+json answers raise the matching error.
+        The first signed request checks the server key against the pinned kid, so that
+        no command talks to (or sends a token to) a server that is not the pinned one."""
+        if auth and self._server_key is None and self.server_kid is not None:
+            await self.server_key()
         if json_body is not None:
             body = json.dumps(json_body).encode()
             content_type = "application/json"
@@ -190,7 +194,11 @@ class ExchangeClient:
             _, jwk = await self.request("GET", "/v1/server-key", auth=False)
             key = parse_signing_jwk(jwk)
             if self.server_kid is not None and key.kid != self.server_kid:
-                raise BadSignature("the server key does not match the pinned kid")
+                raise BadSignature(
+                    f"the server at {self.server_url} has key {key.kid}, but this profile "
+                    f"pinned {self.server_kid}: refusing to talk to it (ask the operator "
+                    "whether the server key changed)"
+                )
             self.server_kid = key.kid
             self._server_key = key
         return self._server_key
