@@ -12,7 +12,16 @@ import sys
 from collections.abc import Sequence
 
 from exchange import __version__
-from exchange.cli import admin, bulletins, config_cmd, migrate, server_cmds, subscriptions, watch
+from exchange.cli import (
+    admin,
+    bulletins,
+    config_cmd,
+    keys,
+    migrate,
+    server_cmds,
+    subscriptions,
+    watch,
+)
 from exchange.cli._common import Handler, Parser
 from exchange.errors import ExchangeError
 
@@ -37,6 +46,7 @@ def build_parser() -> Parser:
     server_cmds.add_parsers(sub)
     migrate.add_parser(sub)
     config_cmd.add_parser(sub)
+    keys.add_parser(sub)
     admin.add_parsers(sub)
     bulletins.add_parsers(sub)
     watch.add_parsers(sub)

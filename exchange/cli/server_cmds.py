@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -15,6 +17,7 @@ from exchange.cli._common import (
     redact_url,
     server_config,
 )
+from exchange.cli.keys import copy_warning
 from exchange.config import LOG_LEVELS
 from exchange.crypto.keys import Ed25519Signer, EncryptionPrivateKey, parse_signing_jwk
 from exchange.errors import InputError, StorageError
@@ -28,6 +31,7 @@ from exchange.keyfiles import (
     write_profile,
     write_secret_json,
 )
+from exchange.partykeys import install_keys, local_keys
 
 __all__ = ["add_parsers"]
 
@@ -98,6 +102,18 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     )
     enc.add_argument(
         "--classical", action="store_true", help="an X25519 key instead of the hybrid PQ key"
+    )
+    enc.add_argument(
+        "--join-party-key",
+        action="store_true",
+        help="another desk of the party has its key: use it (copied from a desk on this "
+        "machine, or brought later with 'exchange keys import')",
+    )
+    enc.add_argument(
+        "--new-party-key",
+        action="store_true",
+        help="make a new party key even though another desk has one (registering it "
+        "retires the old one: share it with the other desks)",
     )
     p.set_defaults(func=cmd_keygen)
 
@@ -201,17 +217,21 @@ async def cmd_keygen(args: argparse.Namespace) -> int:
             raise InputError(f"the server at {url} has key {fetched}, not --server-kid")
         server_kid = fetched
 
+    mode, desk = _party_key_mode(args, folder, party)
     signer = Ed25519Signer.generate()
     enc = None
-    if not args.no_encryption:
+    if mode == "new":
         enc = EncryptionPrivateKey.generate("x25519" if args.classical else "hybrid")
     write_secret_json(folder / "signing.jwk", signer.to_private_jwk())
     if enc is not None:
         write_secret_json(folder / "encryption.jwk", enc.to_private_jwk())
+    joined = []
+    if mode == "join" and desk is not None:
+        joined = install_keys(folder, local_keys(desk))
+        enc = EncryptionPrivateKey.from_jwk(local_keys(folder)[0])
     write_profile(folder, Profile(client_id, party, url, exchange_id, server_kid))
-    bundle = public_bundle(
-        client_id, signer.public.to_jwk(), enc.public.to_jwk() if enc is not None else None
-    )
+    public_enc = enc.public.to_jwk() if enc is not None and mode == "new" else None
+    bundle = public_bundle(client_id, signer.public.to_jwk(), public_enc)
     write_json(folder / PUBLIC_FILE, bundle)
 
     print(f"Created profile {folder} for client {client_id}")
@@ -227,9 +247,47 @@ async def cmd_keygen(args: argparse.Namespace) -> int:
     print(f"them this fingerprint by phone:  {bundle['fingerprint']}")
     print("The operator registers it with:")
     print(f"  exchange admin client add {client_id} --roles poster,reader --public public.json")
-    if enc is not None:
+    if public_enc is not None:
         print(f"  exchange admin enc-key add {party} --public public.json")
+    if joined:
+        print(f"This desk shares the party key of {desk} ({len(joined)} key(s) copied).")
+        print(copy_warning(party))
+    elif mode == "join":
+        print("This desk has no party key yet: on a desk that has it, run")
+        print(f"  exchange keys share --profile keys/{party}/DESK --out {party}-keys.json")
+        print(f"then here: exchange keys import {party}-keys.json --profile {folder}")
+    elif mode == "new" and desk is not None:
+        print(
+            f"warning: once registered, this new key is the only one senders use for {party}: "
+            f"give it to {desk} and the other desks with 'exchange keys share'"
+        )
     return 0
+
+
+def _party_key_mode(args: argparse.Namespace, folder: Path, party: str) -> tuple[str, Path | None]:
+    """("new" | "join" | "none", a desk of the party on this machine that has its key)."""
+    root = folder.parent
+    desks = sorted(
+        d for d in (root.iterdir() if root.is_dir() else []) if (d / "encryption.jwk").is_file()
+    )
+    desk = desks[0] if desks else None
+    if args.no_encryption:
+        return "none", desk
+    if args.join_party_key:
+        return "join", desk
+    if args.new_party_key or desk is None:
+        return "new", desk
+    question = (
+        f"{party} already has a party encryption key on this machine ({desk}). A second "
+        "desk must use the same key, or one of them cannot read what is sent to the State."
+    )
+    if not sys.stdin.isatty():
+        raise InputError(
+            f"{question} Pass --join-party-key to use it, or --new-party-key to make a new one"
+        )
+    print(question)
+    answer = input("Join the existing party key [j] or make a new one [n]? [j] ").strip().lower()
+    return ("new" if answer.startswith("n") else "join"), desk
 
 
 async def cmd_demo(args: argparse.Namespace) -> int:

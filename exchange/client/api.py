@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
@@ -81,6 +82,7 @@ class ExchangeClient:
         timeout: float = 30.0,
         verify_log: bool = True,
         sth_file: Path | None = None,
+        retired_keys: list[EncryptionPrivateKey] | None = None,
     ) -> None:
         self.server_url = server_url.rstrip("/")
         self.client_id = client_id
@@ -89,6 +91,7 @@ class ExchangeClient:
         self.signer = signer
         self.server_kid = server_kid
         self.encryption_key = encryption_key
+        self.retired_keys = list(retired_keys or [])
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._server_key: SigningPublicKey | None = None
@@ -105,6 +108,11 @@ class ExchangeClient:
         enc_path = folder / "encryption.jwk"
         enc = EncryptionPrivateKey.from_jwk(read_json(enc_path)) if enc_path.exists() else None
         kw.setdefault("sth_file", folder / "sth.jws")
+        # the party's retired keys, kept so that bulletins sealed to them stay readable
+        kw.setdefault(
+            "retired_keys",
+            [EncryptionPrivateKey.from_jwk(read_json(p)) for p in folder.glob("retired/*.jwk")],
+        )
         return cls(
             server_url=profile.server_url,
             client_id=profile.client_id,
@@ -269,6 +277,12 @@ class ExchangeClient:
         if self.encryption_key is None:
             raise InputError("this profile holds no encryption key (encryption.jwk)")
         key = self.encryption_key
+        if self.retired_keys:  # sealed to which of our keys? (no decryption needed)
+            with contextlib.suppress(ExchangeError):
+                signer_of = (await self.directory()).signing_key
+                info = await asyncio.to_thread(verify_envelope, envelope, signer_of)
+                kids = info.recipient_kids
+                key = next((k for k in (key, *self.retired_keys) if k.kid in kids), key)
         try:
             return await self._open(envelope, key, await self.directory())
         except (ExchangeError, KeyError):
