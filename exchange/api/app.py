@@ -15,6 +15,7 @@ from exchange.api import (
     routes_audit,
     routes_bulletins,
     routes_directory,
+    routes_sent,
     routes_stream,
 )
 from exchange.api.app_keys import SOCKETS
@@ -80,6 +81,7 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
         routes_directory.routes,
         routes_admin.routes,
         routes_bulletins.routes,
+        routes_sent.routes,
         routes_stream.routes,
         routes_audit.routes,
         openapi_routes,

@@ -22,6 +22,7 @@ ROUTES: tuple[tuple[str, str, str, str | None, str | None], ...] = (
     ("post", "/v1/bulletins", "Post a sealed envelope", "poster", "application/jose"),
     ("get", "/v1/bulletins/{bid}", "An envelope and its metadata", "any", None),
     ("get", "/v1/inbox", "The caller's party's bulletins after a cursor", "reader", None),
+    ("get", "/v1/sent", "The caller's party's posted bulletins, acks counted", "poster", None),
     ("get", "/v1/stream", "WebSocket: backlog after a cursor, then live", "reader", None),
     ("post", "/v1/bulletins/{bid}/acks", "A recipient's signed ack", "reader", "application/jose"),
     ("get", "/v1/bulletins/{bid}/status", "The sender's delivery ledger", "any", None),
@@ -69,6 +70,7 @@ ROUTES: tuple[tuple[str, str, str, str | None, str | None], ...] = (
 
 _QUERY = {
     "/v1/inbox": ["after", "limit"],
+    "/v1/sent": ["after", "limit"],
     "/v1/stream": ["after", "min_priority", "types", "access_token"],
     "/v1/audit/entries": ["start", "end"],
     "/v1/audit/proof": ["index", "size"],

@@ -9,13 +9,14 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
-from exchange.bulletin.vocab import CLIENT_ID_RE, GROUP_ID_RE, PARTY_ID_RE
+from exchange.bulletin.vocab import AFTN_PRIORITY, CLIENT_ID_RE, GROUP_ID_RE, PARTY_ID_RE
 from exchange.client import ExchangeClient
 from exchange.config import ServerConfig
 from exchange.configfile import Loaded, load, parse_assignment
@@ -39,11 +40,13 @@ __all__ = [
     "kid_arg",
     "load_server_config",
     "party_arg",
+    "plain_priority",
     "print_json",
     "profile_folder",
     "read_data_file",
     "redact_url",
     "server_config",
+    "since_arg",
     "table",
     "to_epoch",
 ]
@@ -265,3 +268,25 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], indent: str = "
 
 def print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+def plain_priority(priority: str) -> str:
+    """``immediate (DD)``: the word officers use, the AFTN code as a hint."""
+    code = AFTN_PRIORITY.get(priority)
+    return f"{priority} ({code})" if code else priority
+
+
+_SPAN = re.compile(r"^(\d+)([mhd])\Z")
+_SPAN_SECONDS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def since_arg(value: str) -> int:
+    """An argparse type: ``6h``/``2d``/``30m`` ago, or an ISO 8601 date or time, as epoch
+    seconds."""
+    span = _SPAN.match(value.strip())
+    if span:
+        return int(time.time()) - int(span.group(1)) * _SPAN_SECONDS[span.group(2)]
+    when = to_epoch(value)
+    if not isinstance(when, int):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date, a time or a span like 6h")
+    return when

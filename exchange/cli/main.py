@@ -18,6 +18,7 @@ from exchange.cli import (
     config_cmd,
     keys,
     migrate,
+    sent,
     server_cmds,
     subscriptions,
     watch,
@@ -47,6 +48,7 @@ def build_parser() -> Parser:
     migrate.add_parser(sub)
     config_cmd.add_parser(sub)
     keys.add_parser(sub)
+    sent.add_parser(sub)
     admin.add_parsers(sub)
     bulletins.add_parsers(sub)
     watch.add_parsers(sub)
@@ -78,6 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = bool(os.environ.get("EXCHANGE_DEBUG"))
     try:
         return asyncio.run(func(args))
+    except BrokenPipeError:
+        # ``exchange inbox | head``: the reader has gone; stop quietly, and keep Python
+        # from complaining again when it flushes stdout at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         status: int = getattr(args, "interrupt_status", 130)
         if status:
