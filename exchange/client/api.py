@@ -382,10 +382,16 @@ class ExchangeClient:
         types: list[str] | None = None,
         reconnect: bool = True,
         heartbeats: bool = False,
+        link_events: bool = False,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Stream messages; on a drop, reconnect and resume after the last seq seen."""
+        """Stream messages; on a drop, reconnect and resume after the last seq seen.
+        ``link_events``: also yield ``{"kind": "disconnected", "last_contact", "error"}``
+        at each failed attempt and ``{"kind": "reconnected", "outage", "cursor"}``, so a
+        user can be told the stream is not live (times: epoch seconds)."""
         cursor = after
         delay = 0.2
+        last_contact: float | None = None
+        down_since: float | None = None
         while True:
             params: dict[str, str] = {"after": str(cursor)}
             if min_priority:
@@ -398,9 +404,15 @@ class ExchangeClient:
                     self.server_url + "/v1/stream", params=params, heartbeat=30.0
                 ) as ws:
                     delay = 0.2
+                    last_contact = time.time()
+                    if link_events and down_since is not None:
+                        outage = last_contact - down_since
+                        yield {"kind": "reconnected", "outage": outage, "cursor": cursor}
+                    down_since = None
                     async for msg in ws:
                         if msg.type != aiohttp.WSMsgType.TEXT:
                             break
+                        last_contact = time.time()
                         data = json.loads(msg.data)
                         if data.get("kind") == "bulletin":
                             cursor = max(cursor, int(data["seq"]))
@@ -417,10 +429,17 @@ class ExchangeClient:
                 refused = _HANDSHAKE_REFUSALS.get(exc.status)
                 if refused is not None:
                     raise refused(f"the stream was refused: HTTP {exc.status}") from exc
-            except (aiohttp.ClientError, OSError, TimeoutError):
-                pass
+                error = f"HTTP {exc.status}"
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                error = str(exc) or type(exc).__name__
+            else:
+                error = "the server closed the stream"
             if not reconnect:
                 return
+            if down_since is None:
+                down_since = time.time()
+            if link_events:
+                yield {"kind": "disconnected", "last_contact": last_contact, "error": error}
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
