@@ -28,13 +28,14 @@ def upgrade() -> None:
         sa.Column("value", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_exchange_meta")),
     )
-    with op.batch_alter_table("parties") as batch:
-        batch.add_column(
-            sa.Column("status", sa.String(length=16), nullable=False, server_default="active")
-        )
+    op.add_column(  # ADD COLUMN in place on both backends (no table copy)
+        "parties",
+        sa.Column("status", sa.String(length=16), nullable=False, server_default="active"),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("parties") as batch:
-        batch.drop_column("status")
+    # Not batch mode: on SQLite it would copy and drop ``parties``, which the foreign
+    # keys of clients and keys forbid; SQLite 3.35+ drops a column in place.
+    op.execute("ALTER TABLE parties DROP COLUMN status")
     op.drop_table("exchange_meta")
