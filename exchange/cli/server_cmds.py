@@ -145,11 +145,11 @@ async def cmd_init(args: argparse.Namespace) -> int:
     print(f"  admin profile  {folder} (client {profile.client_id}, {profile.server_url})")
     print()
     print("Next steps:")
-    print("  exchange serve")
+    print("  exchange serve --log-file serve.log")
     print(f"  exchange keygen KZ/ops --server-url {profile.server_url}")
     print("  exchange admin party add KZ 'Civil Aviation Committee of Kazakhstan'")
-    print(f"  exchange admin client add KZ/ops --roles poster,reader --key {cfg.keys_dir}/KZ/ops")
-    print(f"  exchange admin enc-key add KZ --key {cfg.keys_dir}/KZ/ops")
+    print("  exchange admin client add KZ/ops --roles poster,reader --public public.json")
+    print("  exchange admin enc-key add KZ --public public.json   (the file KZ sent)")
     if folder != keys_dir() / "OPERATOR" / "admin":
         print(f"(admin commands: pass --profile {folder} or set EXCHANGE_PROFILE)")
     return 0
