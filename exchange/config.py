@@ -1,16 +1,16 @@
-"""Every named limit and setting of a server, in one typed object (STYLE §9)."""
+"""Every named limit and setting of a server, in one typed object (STYLE §9).
+
+The dataclass tree is the configuration file's schema (``exchange/configfile.py``): a
+field of ``ServerConfig`` is a top-level key of ``exchange.toml`` and ``EXCHANGE_<NAME>``;
+a nested dataclass or dict (``limits``, ``ack_deadlines``) is a ``[section]`` and
+``EXCHANGE_<SECTION>_<NAME>``. A new setting is one new field here, nothing more."""
 
 from __future__ import annotations
 
-import ipaddress
-import os
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from exchange.errors import InputError
-
-__all__ = ["ACK_DEADLINES", "AlertsConfig", "Limits", "ServerConfig", "from_env"]
+__all__ = ["ACK_DEADLINES", "LOG_LEVELS", "AlertsConfig", "Limits", "ServerConfig"]
 
 #: Default ack deadline per priority, in seconds (flash 15 min, immediate 1 h, ...).
 ACK_DEADLINES: dict[str, int] = {
@@ -19,6 +19,10 @@ ACK_DEADLINES: dict[str, int] = {
     "priority": 6 * 60 * 60,
     "routine": 24 * 60 * 60,
 }
+
+
+#: The levels ``log_level`` accepts.
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,10 @@ class ServerConfig:
     # GET /metrics: with a token, only ``Authorization: Bearer <token>``; without one, only
     # peers on the loopback interface (issue 17, docs/deploy.md).
     metrics_token: str | None = None
+    # The server's JSON log: its level, and a file instead of stderr (the terminal then
+    # shows only the one-line start banner).
+    log_level: str = "info"
+    log_file: Path | None = None
 
     @property
     def server_key_path(self) -> Path:
@@ -117,59 +125,3 @@ class ServerConfig:
 
     def with_(self, **changes: object) -> ServerConfig:
         return replace(self, **changes)  # type: ignore[arg-type]
-
-
-def from_env(**overrides: object) -> ServerConfig:
-    """A config from ``EXCHANGE_*`` variables, then explicit overrides (CLI flags)."""
-    env = os.environ
-    cfg = ServerConfig(
-        db_url=env.get("EXCHANGE_DB_URL", ServerConfig.db_url),
-        keys_dir=Path(env.get("EXCHANGE_KEYS_DIR", "keys")),
-        exchange_id=env.get("EXCHANGE_ID", ServerConfig.exchange_id),
-        host=env.get("EXCHANGE_HOST", ServerConfig.host),
-        port=int(env.get("EXCHANGE_PORT", ServerConfig.port)),
-        workers=int(env.get("EXCHANGE_WORKERS", ServerConfig.workers)),
-        metrics_token=env.get("EXCHANGE_METRICS_TOKEN") or None,
-    )
-    cfg = _alerts_from_env(cfg, env)  # alerts and ack deadlines (docs/alerts.md)
-    given = {k: v for k, v in overrides.items() if v is not None}
-    return replace(cfg, **given)  # type: ignore[arg-type]
-
-
-#: ``EXCHANGE_*`` variables of alerts: (variable, AlertsConfig field, converter)
-_ALERT_VARS: tuple[tuple[str, str, Callable[[str], object]], ...] = (
-    ("EXCHANGE_SMTP_HOST", "smtp_host", str),
-    ("EXCHANGE_SMTP_PORT", "smtp_port", int),
-    ("EXCHANGE_SMTP_USER", "smtp_user", str),
-    ("EXCHANGE_SMTP_PASSWORD", "smtp_password", str),  # a secret: never in a file
-    ("EXCHANGE_SMTP_STARTTLS", "smtp_starttls", lambda v: v.lower() not in ("0", "false", "no")),
-    ("EXCHANGE_SMTP_TLS", "smtp_tls", lambda v: v.lower() in ("1", "true", "yes")),
-    ("EXCHANGE_SMTP_CA_FILE", "smtp_ca_file", Path),
-    ("EXCHANGE_MAIL_FROM", "mail_from", str),
-    ("EXCHANGE_CONSOLE_URL", "console_url", str),
-    ("EXCHANGE_WEBHOOK_ALLOW", "allow_networks", lambda v: tuple(v.replace(",", " ").split())),
-    ("EXCHANGE_ALERT_MAX_ATTEMPTS", "max_attempts", int),
-)
-
-
-def _alerts_from_env(cfg: ServerConfig, env: Mapping[str, str]) -> ServerConfig:
-    """Alert settings and ``EXCHANGE_ACK_DEADLINES`` (``flash=900,immediate=3600``)."""
-    given: dict[str, object] = {}
-    for var, name, conv in _ALERT_VARS:
-        if env.get(var):
-            try:
-                given[name] = conv(env[var])
-            except ValueError:
-                raise InputError(f"{var}: not a valid value") from None
-    for net in given.get("allow_networks", ()):  # type: ignore[attr-defined]
-        try:
-            ipaddress.ip_network(net, strict=False)
-        except ValueError:
-            raise InputError(f"EXCHANGE_WEBHOOK_ALLOW: {net!r} is not a network") from None
-    deadlines = dict(cfg.ack_deadlines)
-    for item in env.get("EXCHANGE_ACK_DEADLINES", "").replace(",", " ").split():
-        priority, _, seconds = item.partition("=")
-        if priority not in ACK_DEADLINES or not seconds.isdigit() or int(seconds) <= 0:
-            raise InputError(f"EXCHANGE_ACK_DEADLINES: {item!r} is not PRIORITY=SECONDS")
-        deadlines[priority] = int(seconds)
-    return replace(cfg, alerts=replace(cfg.alerts, **given), ack_deadlines=deadlines)  # type: ignore[arg-type]

@@ -11,10 +11,16 @@ from typing import Any
 from exchange.errors import InputError
 
 __all__ = [
+    "PRIVATE_MEMBERS",
+    "PUBLIC_FILE",
     "Profile",
+    "fingerprint",
+    "has_private_material",
     "profile_dir",
+    "public_bundle",
     "read_json",
     "read_profile",
+    "read_public_bundle",
     "write_json",
     "write_profile",
     "write_secret_json",
@@ -76,3 +82,70 @@ def read_profile(folder: Path) -> Profile:
         return Profile(**{k: str(data[k]) for k in Profile.__dataclass_fields__})
     except (KeyError, TypeError) as exc:
         raise InputError(f"{folder / 'profile.json'} is missing {exc}") from exc
+
+
+# --- the public hand-off file (keys/PARTY/name/public.json) ----------------------------
+
+#: the file ``exchange keygen`` writes for the operator: public keys only
+PUBLIC_FILE = "public.json"
+PUBLIC_FORMAT = "avsec-public-keys/1"
+#: JWK members that hold private key material (RFC 7518 §6, PROTOCOL §9 hybrid keys)
+PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "x25519_d", "mlkem768_d"})
+
+
+def has_private_material(obj: Any) -> bool:
+    """Whether any object inside ``obj`` carries a private JWK member."""
+    if isinstance(obj, dict):
+        return bool(PRIVATE_MEMBERS & obj.keys()) or any(
+            has_private_material(v) for v in obj.values()
+        )
+    if isinstance(obj, list):
+        return any(has_private_material(v) for v in obj)
+    return False
+
+
+def fingerprint(bundle: dict[str, Any]) -> str:
+    """A short digest of the public keys in a hand-off file, read aloud over the phone
+    by the State and the operator: 128 bits of SHA-256 as eight groups of four."""
+    import hashlib
+
+    keys = {k: bundle.get(k) for k in ("client_id", "signing", "encryption")}
+    digest = hashlib.sha256(
+        json.dumps(keys, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()[:32]
+    return "-".join(digest[i : i + 4].upper() for i in range(0, 32, 4))
+
+
+def public_bundle(
+    client_id: str, signing: dict[str, Any], encryption: dict[str, Any] | None
+) -> dict[str, Any]:
+    bundle: dict[str, Any] = {
+        "format": PUBLIC_FORMAT,
+        "client_id": client_id,
+        "party": client_id.split("/", 1)[0],
+        "signing": signing,
+    }
+    if encryption is not None:
+        bundle["encryption"] = encryption
+    if has_private_material(bundle):  # never: the caller passes public JWKs
+        raise InputError("refusing to write private key material to the public file")
+    bundle["fingerprint"] = fingerprint(bundle)
+    return bundle
+
+
+def read_public_bundle(path: Path) -> dict[str, Any]:
+    """A hand-off file as sent to the operator; refuses one holding private keys."""
+    data = read_json(path)
+    if has_private_material(data):
+        raise InputError(
+            f"{path} holds private key material: never send it; send the public.json "
+            "that 'exchange keygen' wrote"
+        )
+    if not isinstance(data, dict) or data.get("format") != PUBLIC_FORMAT:
+        raise InputError(f"{path} is not a public key file written by 'exchange keygen'")
+    if not isinstance(data.get("client_id"), str) or not isinstance(data.get("signing"), dict):
+        raise InputError(f"{path} lacks client_id or signing")
+    stated = data.get("fingerprint")
+    if stated is not None and stated != fingerprint(data):
+        raise InputError(f"{path}: its fingerprint does not match its keys (altered?)")
+    return data

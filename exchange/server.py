@@ -36,9 +36,18 @@ from exchange.service.admin import bootstrap
 from exchange.service.alerts.worker import background as alert_worker
 from exchange.service.clock import Clock
 from exchange.store.db import Database
-from exchange.store.migrate import check_schema, upgrade
+from exchange.store.migrate import check_exchange_id, check_schema, require_database, upgrade
 
-__all__ = ["Gate", "RunningServer", "init", "open_exchange", "serve", "start", "stop_on_signals"]
+__all__ = [
+    "Gate",
+    "RunningServer",
+    "banner",
+    "init",
+    "open_exchange",
+    "serve",
+    "start",
+    "stop_on_signals",
+]
 
 log = logging.getLogger("exchange.server")
 
@@ -51,7 +60,9 @@ async def open_exchange(
         if migrate:
             await upgrade(db)
         else:
+            require_database(db)
             await check_schema(db)
+        await check_exchange_id(db, config.exchange_id, record=migrate)
         path = config.server_key_path
         if not path.exists():
             raise InputError(f"no server key at {path}: run 'exchange init' first")
@@ -82,6 +93,7 @@ async def init(
     db = Database(config.db_url, connect_timeout=config.db_connect_timeout)
     try:
         await upgrade(db)
+        await check_exchange_id(db, config.exchange_id, record=True)
         server_signer = Ed25519Signer.generate()
         admin_signer = Ed25519Signer.generate()
         ex = Exchange(config, db, server_signer)
@@ -229,6 +241,13 @@ async def start(
     return RunningServer(runner, f"http://{host}:{actual}", ex, gate)
 
 
+def banner(config: ServerConfig, url: str) -> str:
+    """The one line ``serve`` prints on the terminal once it listens."""
+    workers = f", {config.workers} workers" if config.workers > 1 else ""
+    logs = f"log {config.log_file}" if config.log_file else "log on stderr"
+    return f"AVSEC Exchange '{config.exchange_id}' listening on {url} ({logs}{workers})"
+
+
 def stop_on_signals() -> asyncio.Event:
     """An event set by SIGINT or SIGTERM (the running loop's handlers)."""
     stop = asyncio.Event()
@@ -242,7 +261,7 @@ def stop_on_signals() -> asyncio.Event:
 async def serve(config: ServerConfig) -> None:
     """Run until SIGINT/SIGTERM; then stop accepting, finish in-flight requests and
     close streams with 1001 (going away)."""
-    setup_logging()
+    setup_logging(config.log_level, config.log_file)
     if config.workers > 1:
         from exchange.workers import supervise
 
@@ -252,7 +271,7 @@ async def serve(config: ServerConfig) -> None:
     server = await start(ex, config.host, config.port, reuse_port=config.reuse_port)
     log.info("serving %s at %s", config.exchange_id, server.url)
     if not config.reuse_port:  # a worker of several: the supervisor says it once
-        print(f"AVSEC Exchange '{config.exchange_id}' listening on {server.url}", flush=True)
+        print(banner(config, server.url), flush=True)
     try:
         await stop_on_signals().wait()
     finally:

@@ -22,7 +22,7 @@ from multiprocessing.process import BaseProcess
 
 from exchange.config import ServerConfig
 from exchange.errors import InputError
-from exchange.server import serve, stop_on_signals  # it imports this module lazily
+from exchange.server import banner, serve, stop_on_signals  # it imports this module lazily
 
 __all__ = ["WORKER_POLL", "supervise"]
 
@@ -80,11 +80,7 @@ async def supervise(config: ServerConfig) -> None:
             if stop.is_set() or await asyncio.to_thread(_listening, config.host, config.port):
                 break
             await asyncio.sleep(0.1)
-        url = f"http://{config.host}:{config.port}"
-        print(
-            f"AVSEC Exchange '{config.exchange_id}' listening on {url} ({config.workers} workers)",
-            flush=True,
-        )
+        print(banner(config, f"http://{config.host}:{config.port}"), flush=True)
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), RESTART_DELAY)

@@ -17,6 +17,7 @@ from exchange.api import (
     routes_bulletins,
     routes_directory,
     routes_reports,
+    routes_sent,
     routes_stream,
 )
 from exchange.api.app_keys import SOCKETS
@@ -83,6 +84,7 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
         routes_directory.routes,
         routes_admin.routes,
         routes_bulletins.routes,
+        routes_sent.routes,
         routes_stream.routes,
         routes_audit.routes,
         routes_reports.routes,

@@ -22,6 +22,7 @@ ROUTES: tuple[tuple[str, str, str, str | None, str | None], ...] = (
     ("post", "/v1/bulletins", "Post a sealed envelope", "poster", "application/jose"),
     ("get", "/v1/bulletins/{bid}", "An envelope and its metadata", "any", None),
     ("get", "/v1/inbox", "The caller's party's bulletins after a cursor", "reader", None),
+    ("get", "/v1/sent", "The caller's party's posted bulletins, acks counted", "poster", None),
     ("get", "/v1/stream", "WebSocket: backlog after a cursor, then live", "reader", None),
     ("post", "/v1/bulletins/{bid}/acks", "A recipient's signed ack", "reader", "application/jose"),
     ("get", "/v1/bulletins/{bid}/status", "The sender's delivery ledger", "any", None),
@@ -74,12 +75,20 @@ ROUTES: tuple[tuple[str, str, str, str | None, str | None], ...] = (
         "reader",
         "application/json",
     ),
+    ("post", "/v1/admin/parties/{party}/suspend", "Suspend a party", "admin", None),
+    ("post", "/v1/admin/parties/{party}/resume", "Resume a suspended party", "admin", None),
+    ("delete", "/v1/admin/parties/{party}", "Remove a party (final)", "admin", None),
+    ("post", "/v1/admin/clients/{party}/{name}/suspend", "Suspend a client", "admin", None),
+    ("post", "/v1/admin/clients/{party}/{name}/resume", "Resume a client", "admin", None),
+    ("delete", "/v1/admin/clients/{party}/{name}", "Remove a client (final)", "admin", None),
+    ("delete", "/v1/admin/groups/{gid}", "Remove a group", "admin", None),
     ("get", "/metrics", "Prometheus metrics", None, None),
     ("get", "/v1/reports", "Delivery and acknowledgement figures (version 1.1)", "any", None),
 )
 
 _QUERY = {
     "/v1/inbox": ["after", "limit"],
+    "/v1/sent": ["after", "limit"],
     "/v1/stream": ["after", "min_priority", "types", "access_token"],
     "/v1/audit/entries": ["start", "end"],
     "/v1/audit/proof": ["index", "size"],

@@ -139,3 +139,75 @@ async def delete_subscription(request: web.Request) -> web.Response:
     source = check_id(request.match_info["source"], PARTY_ID, "source party id")
     v = await admin.delete_subscription(request.app[EXCHANGE], caller, group=gid, source=source)
     return web.json_response({"group": gid, "source": source, "deleted": True, "version": v})
+
+
+# --- suspend, resume, remove (exchange/store/directory_status.py says what each means) ---
+
+
+def _client_id(request: web.Request) -> str:
+    cid = f"{request.match_info['party']}/{request.match_info['name']}"
+    return check_id(cid, CLIENT_ID, "client id")
+
+
+def _party(request: web.Request) -> str:
+    return check_id(request.match_info["party"], PARTY_ID, "party id")
+
+
+@routes.post("/v1/admin/parties/{party}/suspend")
+async def suspend_party(request: web.Request) -> web.Response:
+    return await _party_status(request, "suspended")
+
+
+@routes.post("/v1/admin/parties/{party}/resume")
+async def resume_party(request: web.Request) -> web.Response:
+    return await _party_status(request, "active")
+
+
+async def _party_status(request: web.Request, status: str) -> web.Response:
+    caller, _ = await authenticate(request)
+    party = _party(request)
+    ex = request.app[EXCHANGE]
+    v = await admin.set_party_status(ex, caller, party=party, status=status)
+    return web.json_response({"party": party, "status": status, "version": v})
+
+
+@routes.delete("/v1/admin/parties/{party}")
+async def remove_party(request: web.Request) -> web.Response:
+    caller, _ = await authenticate(request)
+    party = _party(request)
+    changes, v = await admin.remove_party(request.app[EXCHANGE], caller, party=party)
+    return web.json_response({"party": party, "status": "removed", **changes, "version": v})
+
+
+@routes.post("/v1/admin/clients/{party}/{name}/suspend")
+async def suspend_client(request: web.Request) -> web.Response:
+    return await _client_status(request, "suspended")
+
+
+@routes.post("/v1/admin/clients/{party}/{name}/resume")
+async def resume_client(request: web.Request) -> web.Response:
+    return await _client_status(request, "active")
+
+
+async def _client_status(request: web.Request, status: str) -> web.Response:
+    caller, _ = await authenticate(request)
+    cid = _client_id(request)
+    ex = request.app[EXCHANGE]
+    kid, v = await admin.set_client_status(ex, caller, client_id=cid, status=status)
+    return web.json_response({"id": cid, "kid": kid, "status": status, "version": v})
+
+
+@routes.delete("/v1/admin/clients/{party}/{name}")
+async def remove_client(request: web.Request) -> web.Response:
+    caller, _ = await authenticate(request)
+    cid = _client_id(request)
+    kid, v = await admin.remove_client(request.app[EXCHANGE], caller, client_id=cid)
+    return web.json_response({"id": cid, "kid": kid, "status": "revoked", "version": v})
+
+
+@routes.delete("/v1/admin/groups/{gid}")
+async def remove_group(request: web.Request) -> web.Response:
+    caller, _ = await authenticate(request)
+    gid = check_id(request.match_info["gid"], GROUP_ID, "group id")
+    changes, v = await admin.remove_group(request.app[EXCHANGE], caller, group=gid)
+    return web.json_response({"group": gid, "removed": True, **changes, "version": v})

@@ -9,15 +9,17 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
-from exchange.bulletin.vocab import CLIENT_ID_RE, GROUP_ID_RE, PARTY_ID_RE
+from exchange.bulletin.vocab import AFTN_PRIORITY, CLIENT_ID_RE, GROUP_ID_RE, PARTY_ID_RE
 from exchange.client import ExchangeClient
-from exchange.config import ServerConfig, from_env
+from exchange.config import ServerConfig
+from exchange.configfile import Loaded, load, parse_assignment
 from exchange.errors import InputError
 
 __all__ = [
@@ -36,12 +38,15 @@ __all__ = [
     "group_arg",
     "keys_dir",
     "kid_arg",
+    "load_server_config",
     "party_arg",
+    "plain_priority",
     "print_json",
     "profile_folder",
     "read_data_file",
     "redact_url",
     "server_config",
+    "since_arg",
     "table",
     "to_epoch",
 ]
@@ -111,26 +116,60 @@ def closing_stream(
 
 
 def add_server_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("server options")
+    g = p.add_argument_group("server options (flags beat EXCHANGE_* variables beat --config)")
+    g.add_argument(
+        "--config",
+        metavar="FILE",
+        default=os.environ.get("EXCHANGE_CONFIG"),
+        help="a TOML configuration file (env EXCHANGE_CONFIG); 'exchange config show' "
+        "lists every setting",
+    )
     g.add_argument("--db", metavar="URL", help="database URL (env EXCHANGE_DB_URL)")
     g.add_argument("--keys", metavar="DIR", help="keys folder (env EXCHANGE_KEYS_DIR; ./keys)")
     g.add_argument("--exchange-id", metavar="ID", help="exchange id (env EXCHANGE_ID)")
     g.add_argument("--host", help="listen address (env EXCHANGE_HOST; 127.0.0.1)")
-    g.add_argument("--port", type=int, help="listen port (env EXCHANGE_PORT; 8080)")
+    g.add_argument("--port", help="listen port (env EXCHANGE_PORT; 8080)")
+    g.add_argument(
+        "--set",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="any other setting, e.g. --set limits.rate_burst=300 (repeatable)",
+    )
+
+
+#: server option flags: (argparse dest, the flag, the setting it sets)
+_SERVER_FLAGS = (
+    ("db", "--db", "db_url"),
+    ("keys", "--keys", "keys_dir"),
+    ("exchange_id", "--exchange-id", "exchange_id"),
+    ("host", "--host", "host"),
+    ("port", "--port", "port"),
+    ("workers", "--workers", "workers"),
+    ("log_file", "--log-file", "log_file"),
+    ("log_level", "--log-level", "log_level"),
+)
+
+
+def load_server_config(args: argparse.Namespace) -> Loaded:
+    """The server's configuration, each value with where it came from."""
+    flags: dict[str, tuple[str, Any]] = {}
+    for assignment in getattr(args, "set", None) or []:
+        name, value = parse_assignment(assignment)
+        flags[name] = ("--set", value)
+    for dest, flag, setting in _SERVER_FLAGS:
+        given = getattr(args, dest, None)
+        if given is not None:
+            flags[setting] = (flag, str(given))
+    file = getattr(args, "config", None)
+    path = Path(file) if file else None
+    if path is not None and not path.is_file():
+        raise InputError(f"no configuration file at {path}")
+    return load(path, os.environ, flags)
 
 
 def server_config(args: argparse.Namespace) -> ServerConfig:
-    try:
-        return from_env(
-            db_url=args.db,
-            keys_dir=Path(args.keys) if args.keys else None,
-            exchange_id=args.exchange_id,
-            host=args.host,
-            port=args.port,
-            workers=getattr(args, "workers", None),
-        )
-    except ValueError as exc:  # EXCHANGE_PORT is not a number
-        raise InputError(f"bad server setting in the environment: {exc}") from exc
+    return load_server_config(args).config
 
 
 def redact_url(url: str) -> str:
@@ -229,3 +268,25 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], indent: str = "
 
 def print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+def plain_priority(priority: str) -> str:
+    """``immediate (DD)``: the word officers use, the AFTN code as a hint."""
+    code = AFTN_PRIORITY.get(priority)
+    return f"{priority} ({code})" if code else priority
+
+
+_SPAN = re.compile(r"^(\d+)([mhd])\Z")
+_SPAN_SECONDS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def since_arg(value: str) -> int:
+    """An argparse type: ``6h``/``2d``/``30m`` ago, or an ISO 8601 date or time, as epoch
+    seconds."""
+    span = _SPAN.match(value.strip())
+    if span:
+        return int(time.time()) - int(span.group(1)) * _SPAN_SECONDS[span.group(2)]
+    when = to_epoch(value)
+    if not isinstance(when, int):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date, a time or a span like 6h")
+    return when

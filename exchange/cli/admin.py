@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from exchange.cli import admin_manage
 from exchange.cli._common import (
     add_profile,
     client_arg,
@@ -18,14 +19,9 @@ from exchange.cli._common import (
     read_data_file,
     table,
 )
-from exchange.crypto.keys import (
-    Ed25519Signer,
-    EncryptionPrivateKey,
-    parse_encryption_jwk,
-    parse_signing_jwk,
-)
+from exchange.crypto.keys import parse_encryption_jwk, parse_signing_jwk
 from exchange.errors import InputError
-from exchange.keyfiles import read_json, read_profile
+from exchange.keyfiles import PUBLIC_FILE, fingerprint, has_private_material, read_public_bundle
 
 __all__ = ["add_parsers", "public_encryption_jwk", "public_signing_jwk"]
 
@@ -98,6 +94,8 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("party", metavar="PARTY", type=party_arg)
     p.set_defaults(func=member_remove)
 
+    admin_manage.add_leaves({"party": party, "client": client, "group": group, "member": member})
+
     p = sub.add_parser(
         "directory",
         help="show the verified directory: parties, groups, keys",
@@ -118,33 +116,41 @@ def _leaf(sub: argparse._SubParsersAction[Any], name: str, **kw: Any) -> argpars
 def _key_source(p: argparse.ArgumentParser, filename: str) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument(
-        "--key", metavar="PROFILE_DIR", help=f"a profile folder; its {filename} is read"
+        "--public",
+        metavar="FILE",
+        help="the public.json a State's 'exchange keygen' wrote (public keys only)",
     )
-    src.add_argument("--jwk", metavar="FILE", help="a JWK file (public, or private: d is dropped)")
+    src.add_argument(
+        "--key", metavar="PROFILE_DIR", help="a profile folder on this machine; its public.json"
+    )
+    src.add_argument("--jwk", metavar="FILE", help="a public JWK file")
 
 
 def public_signing_jwk(jwk: object) -> dict[str, str]:
-    """The public part of a signing JWK, private or public (``d`` is never sent)."""
-    if isinstance(jwk, dict) and "d" in jwk:
-        return Ed25519Signer.from_jwk(jwk).public.to_jwk()
+    """A public signing JWK; private key material is refused, never stripped and sent."""
+    if has_private_material(jwk):
+        raise InputError("this key holds private key material: send only public keys")
     return parse_signing_jwk(jwk).to_jwk()
 
 
 def public_encryption_jwk(jwk: object) -> dict[str, str]:
-    private = ("d", "x25519_d", "mlkem768_d")
-    if isinstance(jwk, dict) and any(k in jwk for k in private):
-        return EncryptionPrivateKey.from_jwk(jwk).public.to_jwk()
+    if has_private_material(jwk):
+        raise InputError("this key holds private key material: send only public keys")
     return parse_encryption_jwk(jwk).to_jwk()
 
 
-def _read_key(args: argparse.Namespace, filename: str) -> tuple[object, Path | None]:
-    if args.key:
-        folder = Path(args.key)
-        if not (folder / filename).is_file():
-            raise InputError(f"no {filename} in {folder}")
-        return read_json(folder / filename), folder
-    path = Path(args.jwk)
-    return read_data_file(path), None
+def _read_key(args: argparse.Namespace, member: str) -> tuple[object, dict[str, Any] | None]:
+    """The JWK to register and, from a public.json, the whole hand-off file."""
+    if args.jwk:
+        raw = read_data_file(Path(args.jwk))
+        if has_private_material(raw):
+            raise InputError(f"{args.jwk} holds private key material: send only public keys")
+        return raw, None
+    path = Path(args.public) if args.public else Path(args.key) / PUBLIC_FILE
+    bundle = read_public_bundle(path)
+    if member not in bundle:
+        raise InputError(f"{path} has no {member} key (made with --no-encryption?)")
+    return bundle[member], bundle
 
 
 async def party_add(args: argparse.Namespace) -> int:
@@ -161,26 +167,23 @@ async def client_add(args: argparse.Namespace) -> int:
     bad = sorted(set(args.roles) - set(_CLIENT_ROLES))
     if bad:
         raise InputError(f"unknown role {', '.join(bad)}: roles are {', '.join(_CLIENT_ROLES)}")
-    raw, folder = _read_key(args, "signing.jwk")
-    if folder is not None and (folder / "profile.json").is_file():
-        owner = read_profile(folder).client_id
-        if owner != client_id:
-            raise InputError(f"{folder} is the profile of {owner}, not {client_id}")
+    raw, bundle = _read_key(args, "signing")
+    if bundle is not None and bundle["client_id"] != client_id:
+        raise InputError(f"that public.json is for {bundle['client_id']}, not {client_id}")
     jwk = public_signing_jwk(raw)
     body = {"id": client_id, "party": party, "roles": args.roles, "jwk": jwk}
     async with client_for(args, admin=True) as c:
         out = await c.admin("POST", "/v1/admin/clients", body)
     roles = ",".join(out["roles"])
     print(f"added client {out['id']} ({roles}), kid {out['kid']}; directory v{out['version']}")
+    _print_fingerprint(bundle)
     return 0
 
 
 async def enc_key_add(args: argparse.Namespace) -> int:
-    raw, folder = _read_key(args, "encryption.jwk")
-    if folder is not None and (folder / "profile.json").is_file():
-        owner = read_profile(folder).party
-        if owner != args.party:
-            raise InputError(f"{folder} holds a key of {owner}, not {args.party}")
+    raw, bundle = _read_key(args, "encryption")
+    if bundle is not None and bundle["party"] != args.party:
+        raise InputError(f"that public.json holds a key of {bundle['party']}, not {args.party}")
     body = {"jwk": public_encryption_jwk(raw)}
     path = f"/v1/admin/parties/{args.party}/encryption-keys"
     async with client_for(args, admin=True) as c:
@@ -190,7 +193,13 @@ async def enc_key_add(args: argparse.Namespace) -> int:
         f"added encryption key {out['kid']} ({alg}) for {out['party']}, now active; "
         f"directory v{out['version']}"
     )
+    _print_fingerprint(bundle)
     return 0
+
+
+def _print_fingerprint(bundle: dict[str, Any] | None) -> None:
+    if bundle is not None:
+        print(f"  fingerprint {fingerprint(bundle)}: it must be the one the State reads to you")
 
 
 async def revoke(args: argparse.Namespace) -> int:

@@ -8,18 +8,23 @@ from pathlib import Path
 from typing import Any
 
 from exchange.bulletin.validate import new_bulletin
-from exchange.bulletin.vocab import PRIORITIES, SUBSCRIBERS, TLPS, TYPES
+from exchange.bulletin.vocab import PRIORITIES, SUBSCRIBERS, TLPS, TYPES, meets_min_priority
 from exchange.cli._common import (
     add_profile,
     bid_arg,
     client_for,
+    csv_list,
     fmt_iso,
+    party_arg,
+    plain_priority,
     print_json,
     read_data_file,
+    since_arg,
     table,
     to_epoch,
 )
 from exchange.cli._render import full_lines, open_item, reason, require_key
+from exchange.client import ExchangeClient
 from exchange.errors import ExchangeError, InputError, InvalidBulletin
 
 __all__ = ["LEDGER_HEADERS", "add_parsers", "bulletin_from", "ledger_rows"]
@@ -66,6 +71,13 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--limit", type=int, default=100, metavar="N")
     p.add_argument("--open", action="store_true", help="decrypt and verify to show titles")
     p.add_argument("--json", action="store_true")
+    f = p.add_argument_group("filters (applied to each page; --limit counts what matches)")
+    f.add_argument("--type", dest="types", type=csv_list, metavar="TYPE[,TYPE]", help="by type")
+    f.add_argument("--priority", choices=PRIORITIES, help="this priority or more urgent")
+    f.add_argument("--sender", type=party_arg, metavar="PARTY", help="sent by this party")
+    f.add_argument(
+        "--since", type=since_arg, metavar="WHEN", help="issued since: 2026-12-01, or 6h, 2d"
+    )
     p.set_defaults(func=cmd_inbox)
 
     p = sub.add_parser("read", help="fetch, decrypt, verify and show one bulletin")
@@ -174,11 +186,42 @@ async def cmd_post(args: argparse.Namespace) -> int:
     return 0
 
 
+def _matches(item: dict[str, Any], args: argparse.Namespace) -> bool:
+    return (
+        (not args.types or item["type"] in args.types)
+        and meets_min_priority(item["priority"], args.priority)
+        and (args.sender is None or item["iss"] == args.sender)
+        and (args.since is None or item["iat"] >= args.since)
+    )
+
+
+async def _filtered_inbox(
+    c: ExchangeClient, args: argparse.Namespace
+) -> tuple[list[dict[str, Any]], int]:
+    """Pages of the inbox until ``--limit`` items match or it ends; the cursor returned
+    is the last seq looked at, so '--after' continues after what was filtered out too."""
+    if not (args.types or args.priority or args.sender or args.since is not None):
+        return await c.inbox(args.after, args.limit)
+    found: list[dict[str, Any]] = []
+    cursor = args.after
+    while len(found) < args.limit:
+        page, _next = await c.inbox(cursor, 100)
+        if not page:
+            break
+        for item in page:
+            cursor = item["seq"]
+            if _matches(item, args):
+                found.append(item)
+                if len(found) == args.limit:
+                    break
+    return found, cursor
+
+
 async def cmd_inbox(args: argparse.Namespace) -> int:
     async with client_for(args) as c:
         if args.open:
             require_key(c)
-        items, nxt = await c.inbox(args.after, args.limit)
+        items, nxt = await _filtered_inbox(c, args)
         titles: dict[str, str] = {}
         opened: dict[str, Any] = {}
         if args.open:
@@ -199,7 +242,7 @@ async def cmd_inbox(args: argparse.Namespace) -> int:
         return 0
     headers = ["SEQ", "BID", "ISS", "TYPE", "PRIORITY", "TLP"] + (["TITLE"] if args.open else [])
     rows = [
-        [i["seq"], i["bid"], i["iss"], i["type"], i["priority"], i["tlp"]]
+        [i["seq"], i["bid"], i["iss"], i["type"], plain_priority(i["priority"]), i["tlp"]]
         + ([titles[i["bid"]]] if args.open else [])
         for i in items
     ]

@@ -12,7 +12,19 @@ import sys
 from collections.abc import Sequence
 
 from exchange import __version__
-from exchange.cli import admin, alerts, bulletins, report, server_cmds, subscriptions, watch
+from exchange.cli import (
+    admin,
+    alerts,
+    bulletins,
+    config_cmd,
+    keys,
+    migrate,
+    report,
+    sent,
+    server_cmds,
+    subscriptions,
+    watch,
+)
 from exchange.cli._common import Handler, Parser
 from exchange.errors import ExchangeError
 
@@ -35,6 +47,10 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"exchange {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     server_cmds.add_parsers(sub)
+    migrate.add_parser(sub)
+    config_cmd.add_parser(sub)
+    keys.add_parser(sub)
+    sent.add_parser(sub)
     admin.add_parsers(sub)
     bulletins.add_parsers(sub)
     watch.add_parsers(sub)
@@ -70,6 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = bool(os.environ.get("EXCHANGE_DEBUG"))
     try:
         return asyncio.run(func(args))
+    except BrokenPipeError:
+        # ``exchange inbox | head``: the reader has gone; stop quietly, and keep Python
+        # from complaining again when it flushes stdout at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         status: int = getattr(args, "interrupt_status", 130)
         if status:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import sys
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -16,9 +17,21 @@ from exchange.cli._common import (
     redact_url,
     server_config,
 )
+from exchange.cli.keys import copy_warning
+from exchange.config import LOG_LEVELS
 from exchange.crypto.keys import Ed25519Signer, EncryptionPrivateKey, parse_signing_jwk
 from exchange.errors import InputError, StorageError
-from exchange.keyfiles import Profile, profile_dir, read_profile, write_profile, write_secret_json
+from exchange.keyfiles import (
+    PUBLIC_FILE,
+    Profile,
+    profile_dir,
+    public_bundle,
+    read_profile,
+    write_json,
+    write_profile,
+    write_secret_json,
+)
+from exchange.partykeys import install_keys, local_keys
 
 __all__ = ["add_parsers"]
 
@@ -40,8 +53,9 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser(
         "serve",
         help="run the exchange server until Ctrl-C",
-        description="Serve the exchange. Logs are JSON lines on stderr. Stops cleanly on "
-        "SIGINT or SIGTERM.",
+        description="Serve the exchange. Logs are JSON lines on stderr, or in --log-file. "
+        "Settings come from --config FILE (TOML), EXCHANGE_* variables and flags; see "
+        "'exchange config show'. Stops cleanly on SIGINT or SIGTERM.",
     )
     add_server_options(p)
     p.add_argument(
@@ -50,6 +64,17 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="N",
         help="server processes sharing the port, one per core (env EXCHANGE_WORKERS; 1)",
     )
+    p.add_argument(
+        "--log-file",
+        metavar="FILE",
+        help="append the JSON log to FILE; the terminal shows only the start banner "
+        "(env EXCHANGE_LOG_FILE; default stderr)",
+    )
+    p.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        help="log level (env EXCHANGE_LOG_LEVEL; info)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
@@ -57,7 +82,8 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
         help="create a client's keys and profile folder (keys/PARTY/name)",
         description="Create a client's signing key, its party's encryption key and "
         "profile.json in keys/PARTY/name/. Private keys are written with mode 0600 and "
-        "never printed; the public keys are printed for the operator to register.",
+        "never printed; public.json holds the public keys to send to the operator, and "
+        "its fingerprint is printed for a phone check.",
     )
     p.add_argument("client_id", metavar="CLIENT_ID", help="PARTY/name, e.g. KZ/ops")
     p.add_argument("--keys", metavar="DIR", help="keys folder (env EXCHANGE_KEYS_DIR; ./keys)")
@@ -76,6 +102,18 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     )
     enc.add_argument(
         "--classical", action="store_true", help="an X25519 key instead of the hybrid PQ key"
+    )
+    enc.add_argument(
+        "--join-party-key",
+        action="store_true",
+        help="another desk of the party has its key: use it (copied from a desk on this "
+        "machine, or brought later with 'exchange keys import')",
+    )
+    enc.add_argument(
+        "--new-party-key",
+        action="store_true",
+        help="make a new party key even though another desk has one (registering it "
+        "retires the old one: share it with the other desks)",
     )
     p.set_defaults(func=cmd_keygen)
 
@@ -110,11 +148,11 @@ async def cmd_init(args: argparse.Namespace) -> int:
     print(f"  admin profile  {folder} (client {profile.client_id}, {profile.server_url})")
     print()
     print("Next steps:")
-    print("  exchange serve")
+    print("  exchange serve --log-file serve.log")
     print(f"  exchange keygen KZ/ops --server-url {profile.server_url}")
     print("  exchange admin party add KZ 'Civil Aviation Committee of Kazakhstan'")
-    print(f"  exchange admin client add KZ/ops --roles poster,reader --key {cfg.keys_dir}/KZ/ops")
-    print(f"  exchange admin enc-key add KZ --key {cfg.keys_dir}/KZ/ops")
+    print("  exchange admin client add KZ/ops --roles poster,reader --public public.json")
+    print("  exchange admin enc-key add KZ --public public.json   (the file KZ sent)")
     if folder != keys_dir() / "OPERATOR" / "admin":
         print(f"(admin commands: pass --profile {folder} or set EXCHANGE_PROFILE)")
     return 0
@@ -124,8 +162,9 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     from exchange.server import open_exchange, serve
 
     cfg = server_config(args)
-    if cfg.workers < 1:
-        raise InputError("--workers must be 1 or more")
+    if cfg.log_file is not None:  # a log file that cannot be written is said now, plainly
+        with cfg.log_file.open("a", encoding="utf-8"):
+            pass
     # Check the database and the server key before serve() turns on the JSON logs, so
     # that "not initialised" or "schema out of date" is one plain line.
     ex = await open_exchange(cfg)
@@ -181,14 +220,22 @@ async def cmd_keygen(args: argparse.Namespace) -> int:
             raise InputError(f"the server at {url} has key {fetched}, not --server-kid")
         server_kid = fetched
 
+    mode, desk = _party_key_mode(args, folder, party)
     signer = Ed25519Signer.generate()
     enc = None
-    if not args.no_encryption:
+    if mode == "new":
         enc = EncryptionPrivateKey.generate("x25519" if args.classical else "hybrid")
     write_secret_json(folder / "signing.jwk", signer.to_private_jwk())
     if enc is not None:
         write_secret_json(folder / "encryption.jwk", enc.to_private_jwk())
+    joined = []
+    if mode == "join" and desk is not None:
+        joined = install_keys(folder, local_keys(desk))
+        enc = EncryptionPrivateKey.from_jwk(local_keys(folder)[0])
     write_profile(folder, Profile(client_id, party, url, exchange_id, server_kid))
+    public_enc = enc.public.to_jwk() if enc is not None and mode == "new" else None
+    bundle = public_bundle(client_id, signer.public.to_jwk(), public_enc)
+    write_json(folder / PUBLIC_FILE, bundle)
 
     print(f"Created profile {folder} for client {client_id}")
     print(f"  server     {url} (exchange {exchange_id}, pinned server key {server_kid})")
@@ -199,17 +246,51 @@ async def cmd_keygen(args: argparse.Namespace) -> int:
             f"kid {enc.kid}"
         )
     print()
-    print("Public signing JWK (register with 'exchange admin client add'):")
-    print(json.dumps(signer.public.to_jwk(), sort_keys=True))
-    if enc is not None:
-        print("Public encryption JWK (register with 'exchange admin enc-key add'):")
-        print(json.dumps(enc.public.to_jwk(), sort_keys=True))
-    print()
+    print(f"Send {folder / PUBLIC_FILE} (public keys only) to the exchange operator, and read")
+    print(f"them this fingerprint by phone:  {bundle['fingerprint']}")
     print("The operator registers it with:")
-    print(f"  exchange admin client add {client_id} --roles poster,reader --key {folder}")
-    if enc is not None:
-        print(f"  exchange admin enc-key add {party} --key {folder}")
+    print(f"  exchange admin client add {client_id} --roles poster,reader --public public.json")
+    if public_enc is not None:
+        print(f"  exchange admin enc-key add {party} --public public.json")
+    if joined:
+        print(f"This desk shares the party key of {desk} ({len(joined)} key(s) copied).")
+        print(copy_warning(party))
+    elif mode == "join":
+        print("This desk has no party key yet: on a desk that has it, run")
+        print(f"  exchange keys share --profile keys/{party}/DESK --out {party}-keys.json")
+        print(f"then here: exchange keys import {party}-keys.json --profile {folder}")
+    elif mode == "new" and desk is not None:
+        print(
+            f"warning: once registered, this new key is the only one senders use for {party}: "
+            f"give it to {desk} and the other desks with 'exchange keys share'"
+        )
     return 0
+
+
+def _party_key_mode(args: argparse.Namespace, folder: Path, party: str) -> tuple[str, Path | None]:
+    """("new" | "join" | "none", a desk of the party on this machine that has its key)."""
+    root = folder.parent
+    desks = sorted(
+        d for d in (root.iterdir() if root.is_dir() else []) if (d / "encryption.jwk").is_file()
+    )
+    desk = desks[0] if desks else None
+    if args.no_encryption:
+        return "none", desk
+    if args.join_party_key:
+        return "join", desk
+    if args.new_party_key or desk is None:
+        return "new", desk
+    question = (
+        f"{party} already has a party encryption key on this machine ({desk}). A second "
+        "desk must use the same key, or one of them cannot read what is sent to the State."
+    )
+    if not sys.stdin.isatty():
+        raise InputError(
+            f"{question} Pass --join-party-key to use it, or --new-party-key to make a new one"
+        )
+    print(question)
+    answer = input("Join the existing party key [j] or make a new one [n]? [j] ").strip().lower()
+    return ("new" if answer.startswith("n") else "join"), desk
 
 
 async def cmd_demo(args: argparse.Namespace) -> int:

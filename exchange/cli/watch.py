@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from typing import Any
 
 from exchange.bulletin.vocab import PRIORITIES, TYPES
@@ -59,6 +60,32 @@ async def _bulletin(args: argparse.Namespace, c: ExchangeClient, msg: dict[str, 
     _emit(args, f"{summary_line(seq, o)}  bid {bid}{acked}", obj)
 
 
+def _link(args: argparse.Namespace, msg: dict[str, Any], url: str) -> None:
+    """The stream's state, on stderr (with --json, also as a line on stdout)."""
+    now = time.time()
+    if msg["kind"] == "disconnected":
+        if now - getattr(args, "notice_at", 0.0) < 10:  # retries come fast at first
+            return
+        args.notice_at = now
+        last = msg.get("last_contact")
+        ago = f"last contact {_span(now - last)} ago" if last else "never connected"
+        text = f"-- NOT LIVE: disconnected from {url} ({ago}); retrying"
+    else:
+        args.notice_at = 0.0
+        text = (
+            f"-- live again after {_span(msg['outage'])} offline; catching up after seq "
+            f"{msg['cursor']}"
+        )
+    print(text, file=sys.stderr, flush=True)
+    if args.json:
+        _emit(args, text, msg)
+
+
+def _span(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s} s" if s < 120 else f"{s // 60} min" if s < 7200 else f"{s // 3600} h"
+
+
 async def cmd_watch(args: argparse.Namespace) -> int:
     if args.types:
         bad = sorted(set(args.types) - set(TYPES))
@@ -75,7 +102,9 @@ async def cmd_watch(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-        stream = c.stream(args.after, min_priority=args.min_priority, types=args.types)
+        stream = c.stream(
+            args.after, min_priority=args.min_priority, types=args.types, link_events=True
+        )
         try:
             async with closing_stream(stream) as messages:
                 async for msg in messages:
@@ -85,6 +114,8 @@ async def cmd_watch(args: argparse.Namespace) -> int:
                         seen += 1
                         if args.count is not None and seen >= args.count:
                             break
+                    elif kind in ("disconnected", "reconnected"):
+                        _link(args, msg, c.server_url)
                     elif kind == "escalation":
                         text = (
                             f"! ESCALATION {msg.get('party')} has not acknowledged "

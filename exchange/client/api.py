@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
@@ -81,6 +82,7 @@ class ExchangeClient:
         timeout: float = 30.0,
         verify_log: bool = True,
         sth_file: Path | None = None,
+        retired_keys: list[EncryptionPrivateKey] | None = None,
     ) -> None:
         self.server_url = server_url.rstrip("/")
         self.client_id = client_id
@@ -89,6 +91,7 @@ class ExchangeClient:
         self.signer = signer
         self.server_kid = server_kid
         self.encryption_key = encryption_key
+        self.retired_keys = list(retired_keys or [])
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._server_key: SigningPublicKey | None = None
@@ -105,6 +108,11 @@ class ExchangeClient:
         enc_path = folder / "encryption.jwk"
         enc = EncryptionPrivateKey.from_jwk(read_json(enc_path)) if enc_path.exists() else None
         kw.setdefault("sth_file", folder / "sth.jws")
+        # the party's retired keys, kept so that bulletins sealed to them stay readable
+        kw.setdefault(
+            "retired_keys",
+            [EncryptionPrivateKey.from_jwk(read_json(p)) for p in folder.glob("retired/*.jwk")],
+        )
         return cls(
             server_url=profile.server_url,
             client_id=profile.client_id,
@@ -156,7 +164,11 @@ class ExchangeClient:
         params: Mapping[str, str | int] | None = None,
         auth: bool = True,
     ) -> tuple[int, Any]:
-        """Send one signed request; problem+json answers raise the matching error."""
+        """Send one signed request; problem+json answers raise the matching error.
+        The first signed request checks the server key against the pinned kid, so that
+        no command talks to (or sends a token to) a server that is not the pinned one."""
+        if auth and self._server_key is None and self.server_kid is not None:
+            await self.server_key()
         if json_body is not None:
             body = json.dumps(json_body).encode()
             content_type = "application/json"
@@ -190,7 +202,11 @@ class ExchangeClient:
             _, jwk = await self.request("GET", "/v1/server-key", auth=False)
             key = parse_signing_jwk(jwk)
             if self.server_kid is not None and key.kid != self.server_kid:
-                raise BadSignature("the server key does not match the pinned kid")
+                raise BadSignature(
+                    f"the server at {self.server_url} has key {key.kid}, but this profile "
+                    f"pinned {self.server_kid}: refusing to talk to it (ask the operator "
+                    "whether the server key changed)"
+                )
             self.server_kid = key.kid
             self._server_key = key
         return self._server_key
@@ -261,6 +277,12 @@ class ExchangeClient:
         if self.encryption_key is None:
             raise InputError("this profile holds no encryption key (encryption.jwk)")
         key = self.encryption_key
+        if self.retired_keys:  # sealed to which of our keys? (no decryption needed)
+            with contextlib.suppress(ExchangeError):
+                signer_of = (await self.directory()).signing_key
+                info = await asyncio.to_thread(verify_envelope, envelope, signer_of)
+                kids = info.recipient_kids
+                key = next((k for k in (key, *self.retired_keys) if k.kid in kids), key)
         try:
             return await self._open(envelope, key, await self.directory())
         except (ExchangeError, KeyError):
@@ -360,10 +382,16 @@ class ExchangeClient:
         types: list[str] | None = None,
         reconnect: bool = True,
         heartbeats: bool = False,
+        link_events: bool = False,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Stream messages; on a drop, reconnect and resume after the last seq seen."""
+        """Stream messages; on a drop, reconnect and resume after the last seq seen.
+        ``link_events``: also yield ``{"kind": "disconnected", "last_contact", "error"}``
+        at each failed attempt and ``{"kind": "reconnected", "outage", "cursor"}``, so a
+        user can be told the stream is not live (times: epoch seconds)."""
         cursor = after
         delay = 0.2
+        last_contact: float | None = None
+        down_since: float | None = None
         while True:
             params: dict[str, str] = {"after": str(cursor)}
             if min_priority:
@@ -376,9 +404,15 @@ class ExchangeClient:
                     self.server_url + "/v1/stream", params=params, heartbeat=30.0
                 ) as ws:
                     delay = 0.2
+                    last_contact = time.time()
+                    if link_events and down_since is not None:
+                        outage = last_contact - down_since
+                        yield {"kind": "reconnected", "outage": outage, "cursor": cursor}
+                    down_since = None
                     async for msg in ws:
                         if msg.type != aiohttp.WSMsgType.TEXT:
                             break
+                        last_contact = time.time()
                         data = json.loads(msg.data)
                         if data.get("kind") == "bulletin":
                             cursor = max(cursor, int(data["seq"]))
@@ -395,10 +429,17 @@ class ExchangeClient:
                 refused = _HANDSHAKE_REFUSALS.get(exc.status)
                 if refused is not None:
                     raise refused(f"the stream was refused: HTTP {exc.status}") from exc
-            except (aiohttp.ClientError, OSError, TimeoutError):
-                pass
+                error = f"HTTP {exc.status}"
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                error = str(exc) or type(exc).__name__
+            else:
+                error = "the server closed the stream"
             if not reconnect:
                 return
+            if down_since is None:
+                down_since = time.time()
+            if link_events:
+                yield {"kind": "disconnected", "last_contact": last_contact, "error": error}
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 

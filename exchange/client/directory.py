@@ -34,9 +34,10 @@ class Directory:
         return int(self.doc["version"])
 
     def signing_key(self, kid: str) -> SigningPublicKey | None:
-        """An active client's signing key (None for unknown or revoked keys)."""
+        """An active (or suspended) client's signing key (None for unknown or revoked
+        keys). A suspended client cannot post, so what it signed was signed before."""
         c = self.client_of.get(kid)
-        if c is None or c["status"] != "active":
+        if c is None or c["status"] not in ("active", "suspended"):
             return None
         return self.signing.get(kid)
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from exchange.crypto.keys import parse_encryption_jwk, parse_signing_jwk
-from exchange.errors import Forbidden, InputError, NotFound
+from exchange.errors import Conflict, Forbidden, InputError, NotFound
 from exchange.service.core import Caller, Exchange
 from exchange.store import directory as dir_store
+from exchange.store import directory_status as status_store
 
 __all__ = [
     "add_client",
@@ -19,9 +20,14 @@ __all__ = [
     "delete_subscription",
     "list_subscriptions",
     "put_subscription",
+    "remove_client",
+    "remove_group",
     "remove_member",
+    "remove_party",
     "revoke_key",
+    "set_client_status",
     "set_member",
+    "set_party_status",
 ]
 
 
@@ -70,6 +76,8 @@ async def add_client(
         raise InputError("the admin role is only for clients of the exchange operator")
     key = parse_signing_jwk(jwk)
     async with ex.directory_write() as conn:
+        if await dir_store.party_exists(conn, party):
+            await _require_not_removed(conn, party)
         await dir_store.add_client(
             conn,
             id=id,
@@ -89,6 +97,8 @@ async def add_enc_key(ex: Exchange, caller: Caller, *, party: str, jwk: object) 
     caller.require("admin")
     key = parse_encryption_jwk(jwk)
     async with ex.directory_write() as conn:
+        if await dir_store.party_exists(conn, party):
+            await _require_not_removed(conn, party)
         retired = await dir_store.add_enc_key(
             conn, party=party, kid=key.kid, alg=key.alg, jwk=key.to_jwk(), now=ex.clock.ms()
         )
@@ -119,6 +129,8 @@ async def add_group(ex: Exchange, caller: Caller, *, id: str, name: str) -> int:
 async def set_member(ex: Exchange, caller: Caller, *, group: str, party: str, role: str) -> int:
     caller.require("admin")
     async with ex.directory_write() as conn:
+        if await dir_store.party_exists(conn, party):
+            await _require_not_removed(conn, party)
         await dir_store.set_member(conn, group=group, party=party, role=role)
         return await ex.record_directory_change(
             conn, "set-member", {"group": group, "party": party, "role": role}
@@ -187,3 +199,64 @@ async def delete_subscription(ex: Exchange, caller: Caller, *, group: str, sourc
         return await ex.record_directory_change(
             conn, "delete-subscription", {"group": group, "source": source}
         )
+
+
+async def _require_not_removed(conn: Any, party: str) -> None:
+    if await status_store.party_status(conn, party) == "removed":
+        raise Conflict(f"party {party} was removed; removal is final")
+
+
+async def set_party_status(ex: Exchange, caller: Caller, *, party: str, status: str) -> int:
+    """Suspend (``suspended``) or resume (``active``) a party: while suspended its clients
+    are refused; what is addressed to it is kept for when it resumes."""
+    caller.require("admin")
+    if party == caller.party:
+        raise Conflict("the exchange operator's own party cannot be suspended")
+    async with ex.directory_write() as conn:
+        await status_store.set_party_status(conn, party, status)
+        pending = await status_store.pending_deliveries(conn, party)
+        op = "suspend-party" if status == "suspended" else "resume-party"
+        return await ex.record_directory_change(
+            conn, op, {"party": party, "pending_deliveries": pending}
+        )
+
+
+async def remove_party(ex: Exchange, caller: Caller, *, party: str) -> tuple[dict[str, Any], int]:
+    caller.require("admin")
+    async with ex.directory_write() as conn:
+        changes = await status_store.remove_party(conn, party, operator=caller.party)
+        v = await ex.record_directory_change(conn, "remove-party", {"party": party, **changes})
+    return changes, v
+
+
+async def set_client_status(
+    ex: Exchange, caller: Caller, *, client_id: str, status: str
+) -> tuple[str, int]:
+    """Suspend or resume one client (a desk); its party's other clients are unaffected."""
+    caller.require("admin")
+    async with ex.directory_write() as conn:
+        row = await status_store.set_client_status(conn, client_id, status)
+        if status == "active":
+            await _require_not_removed(conn, row.party)
+        op = "suspend-client" if status == "suspended" else "resume-client"
+        v = await ex.record_directory_change(conn, op, {"client": client_id, "kid": row.kid})
+    return row.kid, v
+
+
+async def remove_client(ex: Exchange, caller: Caller, *, client_id: str) -> tuple[str, int]:
+    """Revoke a client's signing key for good (its past bulletins stay in the log)."""
+    caller.require("admin")
+    async with ex.directory_write() as conn:
+        row = await status_store.set_client_status(conn, client_id, "revoked")
+        v = await ex.record_directory_change(
+            conn, "remove-client", {"client": client_id, "kid": row.kid}
+        )
+    return row.kid, v
+
+
+async def remove_group(ex: Exchange, caller: Caller, *, group: str) -> tuple[dict[str, Any], int]:
+    caller.require("admin")
+    async with ex.directory_write() as conn:
+        changes = await status_store.remove_group(conn, group)
+        v = await ex.record_directory_change(conn, "remove-group", {"group": group, **changes})
+    return changes, v

@@ -110,8 +110,9 @@ class Exchange:
         client = await self.clients.by_kid(kid)
         if client is None:
             raise AuthError("unknown key")
-        if client.status != "active":
-            raise AuthError("key revoked")
+        refusal = client.refusal  # revoked, suspended, or its party suspended/removed
+        if refusal is not None:
+            raise AuthError(refusal)
         key = self._keys.get(kid)
         if key is None:
             key = self._keys[kid] = parse_signing_jwk(client.jwk)

@@ -52,6 +52,7 @@ class ClientRow:
     jwk: dict[str, Any]
     roles: frozenset[str]
     status: str
+    party_status: str = "active"  # read with the row for authentication
 
     @classmethod
     def of(cls, row: Any) -> ClientRow:
@@ -62,7 +63,17 @@ class ClientRow:
             jwk=json.loads(row.jwk),
             roles=frozenset(r for r in row.roles.split(",") if r),
             status=row.status,
+            party_status=getattr(row, "party_status", "active"),
         )
+
+    @property
+    def refusal(self) -> str | None:
+        """Why a request with this key is refused (None: it may proceed)."""
+        if self.status != "active":
+            return "key revoked" if self.status == "revoked" else f"client {self.status}"
+        if self.party_status != "active":
+            return f"party {self.party_status}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,11 @@ def _dumps(obj: Any) -> str:
 
 
 _VERSION = select(s.directory_meta.c.version)
-_CLIENT_BY_KID = select(s.clients).where(s.clients.c.kid == bindparam("kid"))
+_CLIENT_BY_KID = (
+    select(s.clients, s.parties.c.status.label("party_status"))
+    .join(s.parties, s.parties.c.id == s.clients.c.party)
+    .where(s.clients.c.kid == bindparam("kid"))
+)
 
 
 def current_version_txn(conn: Connection) -> int:
@@ -334,7 +349,10 @@ async def delete_subscription(conn: AsyncConnection, *, group: str, source: str)
 def load_all_txn(conn: Connection) -> dict[str, Any]:
     """The whole directory as plain data, in a stable order (for signing and routing)."""
     parties = [
+        # "status" only when not active: a directory made before parties had one keeps
+        # its digest (the log's record of it stays valid across the upgrade)
         {"id": r.id, "name": r.name, "kind": r.kind}
+        | ({"status": r.status} if r.status != "active" else {})
         for r in (conn.execute(select(s.parties).order_by(s.parties.c.id))).all()
     ]
     clients = [

@@ -1,7 +1,9 @@
-"""Apply and check Alembic migrations on the live async engine."""
+"""Apply and check Alembic migrations on the live async engine, and the exchange id a
+database belongs to."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -10,10 +12,20 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
-from exchange.errors import StorageError
+from exchange.errors import InputError, StorageError
 from exchange.store.db import Database
+from exchange.store.meta import get_exchange_id, set_exchange_id
 
-__all__ = ["check_schema", "upgrade"]
+__all__ = [
+    "Revision",
+    "SchemaState",
+    "check_exchange_id",
+    "check_schema",
+    "require_database",
+    "schema_state",
+    "sqlite_file",
+    "upgrade",
+]
 
 _HERE = Path(__file__).parent / "migrations"
 
@@ -26,32 +38,103 @@ def _config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_config())
+
+
 def _head() -> str | None:
-    return ScriptDirectory.from_config(_config()).get_current_head()
+    return _scripts().get_current_head()
+
+
+@dataclass(frozen=True)
+class Revision:
+    revision: str
+    title: str  # the first line of the revision's docstring
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Where a database's schema stands against the revisions this code knows."""
+
+    current: str | None
+    head: str | None
+    pending: list[Revision]  # oldest first; empty when up to date
+    unknown: bool  # ``current`` is newer than this code (a newer server migrated it)
+
+
+def sqlite_file(db: Database) -> Path | None:
+    """The file of a SQLite database (None: PostgreSQL or in memory)."""
+    path = db.engine.url.database if db.is_sqlite else None
+    return Path(path) if path and path != ":memory:" else None
+
+
+def require_database(db: Database) -> None:
+    """Refuse a SQLite file that does not exist, before anything opens (and so creates) it:
+    ``serve`` or ``migrate`` in the wrong folder must not leave a stray empty database."""
+    path = sqlite_file(db)
+    if path is not None and not path.exists():
+        raise InputError(
+            f"no database at {path}: run 'exchange init' first (or pass --db / EXCHANGE_DB_URL)"
+        )
+
+
+async def schema_state(db: Database) -> SchemaState:
+    async with db.engine.connect() as conn:
+        current = await conn.run_sync(
+            lambda c: MigrationContext.configure(c).get_current_revision()
+        )
+    scripts = _scripts()
+    head = scripts.get_current_head()
+    known = {s.revision for s in scripts.walk_revisions()}
+    if current is not None and current not in known:
+        return SchemaState(current, head, [], True)
+    pending = [
+        Revision(s.revision, (s.doc or "").strip().splitlines()[0] if s.doc else "")
+        for s in scripts.iterate_revisions(head, current)
+    ]
+    pending.reverse()
+    return SchemaState(current, head, pending, False)
 
 
 async def upgrade(db: Database) -> None:
-    """Bring the schema to the newest revision (``exchange init``, tests, the demo)."""
+    """Bring the schema to the newest revision (``exchange init``, ``migrate``, tests)."""
     async with db.engine.begin() as conn:
         await conn.run_sync(lambda c: command.upgrade(_config(c), "head"))
 
 
 async def check_schema(db: Database) -> None:
     """Refuse to serve on an unmigrated or newer schema (``exchange serve``)."""
-    async with db.engine.connect() as conn:
-        current = await conn.run_sync(
-            lambda c: MigrationContext.configure(c).get_current_revision()
-        )
-    head = _head()
-    if current is None:
+    state = await schema_state(db)
+    if state.current is None:
         raise StorageError(f"database {db.url} is not initialised: run 'exchange init' first")
-    known = {s.revision for s in ScriptDirectory.from_config(_config()).walk_revisions()}
-    if current not in known:
+    if state.unknown:
         raise StorageError(
-            f"database schema {current} is newer than this server knows (head {head}): "
-            "upgrade the server"
+            f"database schema {state.current} is newer than this server knows "
+            f"(head {state.head}): upgrade the server"
         )
-    if current != head:
+    if state.pending:
         raise StorageError(
-            f"database schema {current} is behind {head}: run 'exchange init' to migrate"
+            f"database schema {state.current} is behind {state.head} "
+            f"({len(state.pending)} migrations pending): back it up, then run 'exchange migrate'"
         )
+
+
+async def check_exchange_id(db: Database, exchange_id: str, *, record: bool = False) -> str:
+    """The database's exchange id, which must be ``exchange_id``. ``record``: a database
+    made before the id was kept gets ``exchange_id`` (``init``, ``migrate``)."""
+    recorded = await db.run_read(get_exchange_id)
+    if recorded is None:
+        if not record:
+            raise StorageError(
+                "this database does not record its exchange id yet: run 'exchange migrate' "
+                "with the exchange id its clients use (--exchange-id or EXCHANGE_ID)"
+            )
+        await db.run_write(lambda c: set_exchange_id(c, exchange_id))
+        return exchange_id
+    if recorded != exchange_id:
+        raise InputError(
+            f"this database belongs to exchange '{recorded}', not '{exchange_id}': set "
+            f'exchange_id = "{recorded}" in the config file, EXCHANGE_ID or --exchange-id '
+            "(every client's tokens name it)"
+        )
+    return recorded

@@ -32,6 +32,7 @@ __all__ = [
     "deliveries",
     "directory_meta",
     "enc_keys",
+    "exchange_meta",
     "groups",
     "jtis",
     "last_seen",
@@ -60,6 +61,8 @@ parties = Table(
     Column("name", String(200), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # active | suspended (its clients refused, deliveries kept) | removed (final)
+    Column("status", String(16), nullable=False, server_default="active"),
 )
 
 clients = Table(
@@ -267,4 +270,13 @@ alert_state = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("seq", BigInteger, nullable=False),
+)
+
+# Facts about the exchange itself, one row each (``exchange_id``): ``serve`` refuses a
+# configuration naming another exchange than the one this database belongs to.
+exchange_meta = Table(
+    "exchange_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )

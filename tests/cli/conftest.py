@@ -3,6 +3,7 @@ a subprocess, and a real ``exchange serve`` on a free loopback port in a fresh f
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pgdb import BACKENDS, create_database, drop_database
 
 from exchange.cli.main import main
 
@@ -146,3 +148,103 @@ def proc() -> Callable[..., Result]:
 @pytest.fixture
 def examples() -> Path:
     return EXAMPLES
+
+
+@dataclass
+class Serving:
+    proc: subprocess.Popen[str]
+    url: str
+
+    def stop(self) -> tuple[str, str]:
+        """SIGINT, then the process's stdout and stderr; it must exit 0."""
+        self.proc.send_signal(signal.SIGINT)
+        out, err = self.proc.communicate(timeout=20)
+        assert self.proc.returncode == 0, (out, err)
+        return out, err
+
+
+@pytest.fixture
+def start_serve(tmp_path: Path) -> Iterator[Callable[..., Serving]]:
+    """``start_serve(port, *args)``: ``exchange serve --port PORT ARGS`` as a process in
+    ``tmp_path``, its output captured, up once /v1/health answers; killed if left running."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(port: int, *args: str, log: str = "serve.log", port_flag: bool = True) -> Serving:
+        flag = ["--port", str(port)] if port_flag else []
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "exchange.cli.main", "serve", *flag, *args],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        started.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, proc, tmp_path / log)
+        return Serving(proc, url)
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+#: the States ``enrol`` registers: (party, name)
+STATES = {
+    "KZ": "Civil Aviation Committee of Kazakhstan",
+    "UZ": "Civil Aviation Agency of Uzbekistan",
+}
+
+
+@pytest.fixture
+def enrol(cli: Run) -> Callable[..., None]:
+    """``enrol("KZ", "UZ", url=...)``: keygen, party, client, encryption key for each
+    State (desk ``ops``), and the group ``cac-avsec`` with them as members."""
+
+    def run(*parties: str, url: str, group: str = "cac-avsec") -> None:
+        cli("admin", "group", "add", group, "Central Asia/Caucasus AVSEC Group").ok()
+        for party in parties:
+            cli("keygen", f"{party}/ops", "--server-url", url).ok()
+            cli("admin", "party", "add", party, STATES.get(party, party)).ok()
+            cli(
+                "admin", "client", "add", f"{party}/ops", "--roles", "poster,reader",
+                "--key", f"keys/{party}/ops",
+            ).ok()  # fmt: skip
+            cli("admin", "enc-key", "add", party, "--key", f"keys/{party}/ops").ok()
+            cli("admin", "member", "set", group, party, "member").ok()
+
+    return run
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A database URL for ``exchange init`` (EXCHANGE_DB_URL): SQLite in the test folder,
+    or a fresh PostgreSQL database when EXCHANGE_TEST_PG_URL is set."""
+    if request.param == "sqlite":
+        url = "sqlite:///exchange.db"
+        monkeypatch.setenv("EXCHANGE_DB_URL", url)
+        yield url
+        return
+    name, url = asyncio.run(create_database("cli"))
+    monkeypatch.setenv("EXCHANGE_DB_URL", url)
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_database(name))
+
+
+@pytest.fixture
+def running(
+    cli: Run, db: str, start_serve: Callable[..., Serving], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Serving]:
+    """``exchange init`` and ``exchange serve`` on each backend; later commands reach it."""
+    port = free_port()
+    monkeypatch.setenv("EXCHANGE_PORT", str(port))
+    cli("init").ok()
+    serving = start_serve(port, "--log-file", "serve.log")
+    try:
+        yield serving
+    finally:
+        _out, err = serving.stop()
+        assert "Traceback" not in err, err

@@ -44,7 +44,7 @@ def offline_profile(cli, monkeypatch: pytest.MonkeyPatch) -> list[str]:
         (["admin", "member", "set", "cac-avsec", "KZ", "boss"], 2, "invalid choice: 'boss'"),
         (["keygen", "kz-ops"], 1, "must be PARTY/name"),
         (["inbox", "--after", "x"], 2, "invalid int value"),
-        (["serve"], 1, "is not initialised: run 'exchange init' first"),
+        (["serve"], 1, "no database at exchange.db: run 'exchange init' first"),
         (["post", "missing.json", "--profile", "."], 1, "no profile at ."),
     ],
 )
@@ -80,7 +80,12 @@ def test_keygen_never_prints_private_keys(cli, monkeypatch: pytest.MonkeyPatch) 
     enc = json.loads(Path("keys/UZ/desk/encryption.jwk").read_text())
     for secret in (signing["d"], enc["x25519_d"], enc["mlkem768_d"]):
         assert secret not in r.out and secret not in r.err
-    assert json.dumps(signing["x"]) in r.out  # the public key is shown
+    public = json.loads(Path("keys/UZ/desk/public.json").read_text())
+    for secret in (signing["d"], enc["x25519_d"], enc["mlkem768_d"]):
+        assert secret not in json.dumps(public)  # the hand-off file is public keys only
+    assert public["signing"]["x"] == signing["x"]
+    assert public["encryption"]["kid"] == enc["kid"]
+    assert f"fingerprint by phone:  {public['fingerprint']}" in r.out
 
 
 BAD_FILES = [

@@ -80,7 +80,8 @@ def test_quick_start(cli, served, examples: Path) -> None:
     assert "receipt signature verified" in posted
 
     inbox = cli("inbox", *uz).ok().out
-    assert re.search(rf"^1\s+{bid}\s+KZ\s+threat-assessment\s+priority\s+amber$", inbox, re.M)
+    row = rf"^1\s+{bid}\s+KZ\s+threat-assessment\s+priority \(FF\)\s+amber$"
+    assert re.search(row, inbox, re.M)
     inbox = cli("inbox", "--open", *uz).ok().out
     assert "EXERCISE: UAS sightings near Tashkent (UTTT) approach" in inbox
     items = json.loads(cli("inbox", "--json", "--after", "1", *uz).ok().out)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_alerts"
-down_revision = "0002"
+down_revision = "0004_ops"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,25 @@
+"""The sender's view: what a party posted and how far each got (``exchange sent``), so
+that following up needs no copied bulletin id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exchange.service.clock import iso_ms
+from exchange.service.core import Caller, Exchange
+from exchange.store.sent import sent_page
+
+__all__ = ["sent"]
+
+
+async def sent(
+    ex: Exchange, caller: Caller, after: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The caller's party's bulletins after ``after``: only its own (PROTOCOL §7, like
+    the ledger of one bulletin)."""
+    caller.require("poster")
+    async with ex.db.read() as conn:
+        items = await sent_page(conn, caller.party, after, limit, ex.clock.ms())
+    for item in items:
+        item["accepted_at"] = iso_ms(item["accepted_at"])
+    return items, items[-1]["seq"] if items else after
