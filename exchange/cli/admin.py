@@ -19,13 +19,12 @@ from exchange.cli._common import (
     table,
 )
 from exchange.crypto.keys import (
-    Ed25519Signer,
     EncryptionPrivateKey,
     parse_encryption_jwk,
-    parse_signing_jwk,
 )
 from exchange.errors import InputError
 from exchange.keyfiles import read_json, read_profile
+from exchange.keystore import public_signing_jwk as keystore_public_jwk
 
 __all__ = ["add_parsers", "public_encryption_jwk", "public_signing_jwk"]
 
@@ -124,10 +123,9 @@ def _key_source(p: argparse.ArgumentParser, filename: str) -> None:
 
 
 def public_signing_jwk(jwk: object) -> dict[str, str]:
-    """The public part of a signing JWK, private or public (``d`` is never sent)."""
-    if isinstance(jwk, dict) and "d" in jwk:
-        return Ed25519Signer.from_jwk(jwk).public.to_jwk()
-    return parse_signing_jwk(jwk).to_jwk()
+    """The public part of a signing JWK, private, public or a token reference (no private
+    member is ever sent)."""
+    return keystore_public_jwk(jwk)
 
 
 def public_encryption_jwk(jwk: object) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 
@@ -16,7 +16,12 @@ from exchange.cli._common import (
     redact_url,
     server_config,
 )
-from exchange.crypto.keys import Ed25519Signer, EncryptionPrivateKey, parse_signing_jwk
+from exchange.crypto.keys import (
+    EncryptionPrivateKey,
+    SigningKey,
+    generate_signer,
+    parse_signing_jwk,
+)
 from exchange.errors import InputError, StorageError
 from exchange.keyfiles import Profile, profile_dir, read_profile, write_profile, write_secret_json
 
@@ -35,6 +40,7 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--operator-name", default="Exchange operator", metavar="NAME")
     p.add_argument("--admin-name", default="admin", metavar="NAME")
     p.add_argument("--url", help="the server URL to write into the admin profile")
+    _signing_options(p, "the server key")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser(
@@ -77,6 +83,7 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     enc.add_argument(
         "--classical", action="store_true", help="an X25519 key instead of the hybrid PQ key"
     )
+    _signing_options(p, "the client key")
     p.set_defaults(func=cmd_keygen)
 
     p = sub.add_parser(
@@ -89,6 +96,23 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(func=cmd_demo)
 
 
+def _signing_options(p: argparse.ArgumentParser, what: str) -> None:
+    """--ed25519 and --pkcs11 (issue 20): signing keys are hybrid ML-DSA-65 + Ed25519 by
+    default; the Ed25519 half can live on a PKCS#11 token."""
+    p.add_argument(
+        "--ed25519",
+        action="store_true",
+        help=f"{what}: Ed25519 alone instead of the hybrid ML-DSA-65 + Ed25519 key",
+    )
+    p.add_argument(
+        "--pkcs11",
+        metavar="URI",
+        help=f"{what}: create its Ed25519 half on this PKCS#11 token (RFC 7512 URI, e.g. "
+        "'pkcs11:token=avsec;object=kz-ops?module-path=/usr/lib/softhsm/libsofthsm2.so'; "
+        "PIN from pin-source or EXCHANGE_PKCS11_PIN); only a reference is stored",
+    )
+
+
 async def cmd_init(args: argparse.Namespace) -> int:
     from exchange.server import init
 
@@ -99,6 +123,8 @@ async def cmd_init(args: argparse.Namespace) -> int:
         operator_name=args.operator_name,
         admin_name=args.admin_name,
         server_url=args.url,
+        signing="ed25519" if args.ed25519 else "hybrid",
+        pkcs11_uri=args.pkcs11,
     )
     profile = read_profile(folder)
     print(f"Initialised exchange '{cfg.exchange_id}'")
@@ -178,18 +204,28 @@ async def cmd_keygen(args: argparse.Namespace) -> int:
             raise InputError(f"the server at {url} has key {fetched}, not --server-kid")
         server_kid = fetched
 
-    signer = Ed25519Signer.generate()
+    kind: Literal["hybrid", "ed25519"] = "ed25519" if args.ed25519 else "hybrid"
+    signer: SigningKey
+    if args.pkcs11:
+        from exchange.keystore.pkcs11 import create_token_key
+
+        signer, signing_doc = create_token_key(args.pkcs11, kind)
+    else:
+        made = generate_signer(kind)
+        signer, signing_doc = made, made.to_private_jwk()
     enc = None
     if not args.no_encryption:
         enc = EncryptionPrivateKey.generate("x25519" if args.classical else "hybrid")
-    write_secret_json(folder / "signing.jwk", signer.to_private_jwk())
+    write_secret_json(folder / "signing.jwk", signing_doc)
     if enc is not None:
         write_secret_json(folder / "encryption.jwk", enc.to_private_jwk())
     write_profile(folder, Profile(client_id, party, url, exchange_id, server_kid))
 
     print(f"Created profile {folder} for client {client_id}")
     print(f"  server     {url} (exchange {exchange_id}, pinned server key {server_kid})")
-    print(f"  signing    {folder / 'signing.jwk'} (private, mode 0600), kid {signer.kid}")
+    where = "token reference" if args.pkcs11 else "private"
+    print(f"  signing    {folder / 'signing.jwk'} ({where}, mode 0600), {signer.alg}")
+    print(f"             kid {signer.kid}")
     if enc is not None:
         print(
             f"  encryption {folder / 'encryption.jwk'} (private, mode 0600), {enc.alg}, "

@@ -44,6 +44,7 @@ __all__ = [
     "Ed25519Signer",
     "HybridSigner",
     "Signer",
+    "SigningKey",
     "SigningPublicKey",
     "generate_signer",
     "parse_signing_jwk",
@@ -74,6 +75,14 @@ class Signer(Protocol):
     def alg(self) -> str: ...
 
     def sign(self, data: bytes) -> bytes: ...
+
+
+@runtime_checkable
+class SigningKey(Signer, Protocol):
+    """A ``Signer`` that also publishes its public key (what the server and profiles hold)."""
+
+    @property
+    def public(self) -> SigningPublicKey: ...
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from exchange.audit.digest import directory_digest
 from exchange.audit.tree import MerkleCache
 from exchange.config import ServerConfig
 from exchange.crypto import jws, tokens
-from exchange.crypto.keys import Ed25519Signer, SigningPublicKey, parse_signing_jwk
+from exchange.crypto.keys import SigningKey, SigningPublicKey, parse_signing_jwk
 from exchange.errors import AuthError, ExchangeError, Forbidden
 from exchange.service.admission import Admissions
 from exchange.service.clients import ClientCache
@@ -64,7 +64,7 @@ class Exchange:
         self,
         config: ServerConfig,
         db: Database,
-        signer: Ed25519Signer,
+        signer: SigningKey,
         *,
         clock: Clock | None = None,
     ) -> None:

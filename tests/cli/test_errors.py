@@ -78,9 +78,10 @@ def test_keygen_never_prints_private_keys(cli, monkeypatch: pytest.MonkeyPatch) 
     assert r.rc == 0
     signing = json.loads(Path("keys/UZ/desk/signing.jwk").read_text())
     enc = json.loads(Path("keys/UZ/desk/encryption.jwk").read_text())
-    for secret in (signing["d"], enc["x25519_d"], enc["mlkem768_d"]):
+    secrets = (signing["ed25519_d"], signing["mldsa65_d"], enc["x25519_d"], enc["mlkem768_d"])
+    for secret in secrets:
         assert secret not in r.out and secret not in r.err
-    assert json.dumps(signing["x"]) in r.out  # the public key is shown
+    assert json.dumps(signing["mldsa65"]) in r.out  # the (hybrid) public key is shown
 
 
 BAD_FILES = [
