@@ -99,7 +99,8 @@ def peek_header(token: str | bytes, *, max_header: int = 8192) -> dict[str, Any]
 
 def check_header(header: dict[str, Any], typ: str) -> str:
     """Apply the allow-lists to a parsed header and return its ``kid``."""
-    if header.get("alg") not in SIGNING_ALGS:
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in SIGNING_ALGS:
         raise UnsupportedAlgorithm("alg must be EdDSA or ML-DSA-65-Ed25519")
     if header.get("typ") != typ:
         raise UnsupportedAlgorithm("unexpected typ")

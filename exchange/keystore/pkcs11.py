@@ -36,6 +36,7 @@ __all__ = [
     "Pkcs11Ed25519Signer",
     "Pkcs11Uri",
     "create_token_key",
+    "library",
     "open_token_signer",
 ]
 
@@ -123,28 +124,39 @@ _LIBS: dict[str, Any] = {}
 _LOCK = threading.Lock()
 
 
-def _open_session(uri: Pkcs11Uri, *, rw: bool) -> Any:
+def library(module: str) -> Any:
+    """The loaded PKCS#11 module: a process initialises each module once."""
     import pkcs11
+
+    with _LOCK:
+        if module not in _LIBS:
+            _LIBS[module] = pkcs11.lib(module)
+        return _LIBS[module]
+
+
+def _open_session(uri: Pkcs11Uri, *, rw: bool) -> Any:
     from pkcs11 import exceptions as p11e
 
     module = uri.module()
     try:
-        with _LOCK:
-            lib = _LIBS.get(module) or _LIBS.setdefault(module, pkcs11.lib(module))
-        token = lib.get_token(
+        token = library(module).get_token(
             token_label=uri.path.get("token"), token_serial=_serial(uri.path.get("serial"))
         )
-        return token.open(user_pin=uri.pin(), rw=rw)
-    except (RuntimeError, OSError) as exc:
-        raise InputError(f"cannot load the PKCS#11 module {module}: {exc}") from None
+        try:
+            return token.open(user_pin=uri.pin(), rw=rw)
+        except p11e.UserAlreadyLoggedIn:
+            # a login is per application, not per session: this process is logged in
+            return token.open(rw=rw)
     except p11e.NoSuchToken:
         raise InputError("no PKCS#11 token matches the URI") from None
     except p11e.MultipleTokensReturned:
         raise InputError("more than one PKCS#11 token matches the URI") from None
-    except (p11e.PinIncorrect, p11e.PinLenRange, p11e.ArgumentsBad):
+    except (p11e.PinIncorrect, p11e.PinLenRange, p11e.ArgumentsBad, p11e.UserNotLoggedIn):
         raise InputError("the PKCS#11 PIN is wrong or missing") from None
     except p11e.PKCS11Error as exc:
         raise InputError(f"PKCS#11 error: {type(exc).__name__}") from None
+    except (RuntimeError, OSError) as exc:
+        raise InputError(f"cannot load the PKCS#11 module {module}: {exc}") from None
 
 
 def _serial(serial: str | None) -> bytes | None:
