@@ -15,6 +15,7 @@ from exchange.api import (
     routes_audit,
     routes_bulletins,
     routes_directory,
+    routes_policy,
     routes_stream,
 )
 from exchange.api.app_keys import SOCKETS
@@ -79,6 +80,7 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
     for module_routes in (
         routes_directory.routes,
         routes_admin.routes,
+        routes_policy.routes,
         routes_bulletins.routes,
         routes_stream.routes,
         routes_audit.routes,

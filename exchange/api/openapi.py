@@ -57,6 +57,20 @@ ROUTES: tuple[tuple[str, str, str, str | None, str | None], ...] = (
         "application/json",
     ),
     ("delete", "/v1/admin/groups/{gid}/members/{party}", "Remove a member", "admin", None),
+    (
+        "put",
+        "/v1/admin/signing-policy",
+        "Require hybrid signing keys of every party (issue 20)",
+        "admin",
+        "application/json",
+    ),
+    (
+        "put",
+        "/v1/admin/parties/{party}/signing-policy",
+        "Require hybrid signing keys of one party (issue 20)",
+        "admin",
+        "application/json",
+    ),
     ("get", "/metrics", "Prometheus metrics", None, None),
 )
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from exchange import __version__
-from exchange.cli import admin, bulletins, server_cmds, subscriptions, watch
+from exchange.cli import admin, bulletins, server_cmds, signing_policy, subscriptions, watch
 from exchange.cli._common import Handler, Parser
 from exchange.errors import ExchangeError
 
@@ -39,6 +39,7 @@ def build_parser() -> Parser:
     bulletins.add_parsers(sub)
     watch.add_parsers(sub)
     subscriptions.add_parsers(sub)
+    signing_policy.add_parsers(sub)
     try:  # ``exchange audit verify`` lives in its own module, written separately
         audit = importlib.import_module("exchange.cli.audit")
     except ImportError:

@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from exchange.crypto.keys import parse_encryption_jwk, parse_signing_jwk
-from exchange.errors import Forbidden, InputError, NotFound
+from exchange.errors import Forbidden, InputError, InvalidKey, NotFound
 from exchange.service.core import Caller, Exchange
+from exchange.service.signing_policy import check_key
 from exchange.store import directory as dir_store
+from exchange.store import signing_policy as policy_store
 
 __all__ = [
     "add_client",
@@ -70,6 +72,7 @@ async def add_client(
         raise InputError("the admin role is only for clients of the exchange operator")
     key = parse_signing_jwk(jwk)
     async with ex.directory_write() as conn:
+        check_key(await policy_store.hybrid_required(conn, party), key, InvalidKey)
         await dir_store.add_client(
             conn,
             id=id,

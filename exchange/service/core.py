@@ -25,6 +25,7 @@ from exchange.service.hub import Hub
 from exchange.service.marker import DeliveryMarker
 from exchange.service.metrics import Metrics
 from exchange.service.ratelimit import RateLimiter
+from exchange.service.signing_policy import check_key
 from exchange.service.spend import JtiSpender
 from exchange.service.view import ViewCache
 from exchange.store import audit as audit_store
@@ -115,6 +116,7 @@ class Exchange:
         key = self._keys.get(kid)
         if key is None:
             key = self._keys[kid] = parse_signing_jwk(client.jwk)
+        check_key(client.hybrid_required, key, AuthError)  # issue 20 policy
         claims = tokens.verify_request_token(
             token,
             lambda k: key if k == kid else None,

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -52,6 +52,7 @@ class ClientRow:
     jwk: dict[str, Any]
     roles: frozenset[str]
     status: str
+    hybrid_required: bool = False  # issue 20: set by client_by_kid only
 
     @classmethod
     def of(cls, row: Any) -> ClientRow:
@@ -62,6 +63,7 @@ class ClientRow:
             jwk=json.loads(row.jwk),
             roles=frozenset(r for r in row.roles.split(",") if r),
             status=row.status,
+            hybrid_required=bool(row._mapping.get("hybrid_required", False)),
         )
 
 
@@ -83,7 +85,14 @@ def _dumps(obj: Any) -> str:
 
 
 _VERSION = select(s.directory_meta.c.version)
-_CLIENT_BY_KID = select(s.clients).where(s.clients.c.kid == bindparam("kid"))
+# issue 20: each client row says whether its party (or the exchange) requires hybrid keys
+_HYBRID_REQUIRED = (
+    select(s.signing_policy.c.scope)
+    .where(s.signing_policy.c.scope.in_([s.clients.c.party, literal("*")]))
+    .exists()
+    .label("hybrid_required")
+)
+_CLIENT_BY_KID = select(s.clients, _HYBRID_REQUIRED).where(s.clients.c.kid == bindparam("kid"))
 
 
 def current_version_txn(conn: Connection) -> int:
@@ -380,7 +389,14 @@ def load_all_txn(conn: Connection) -> dict[str, Any]:
         }
         for g in (conn.execute(select(s.groups).order_by(s.groups.c.id))).all()
     ]
+    # issue 20: "require_hybrid" appears only where set, so other directories are unchanged
+    policy = set(conn.execute(select(s.signing_policy.c.scope)).scalars())
+    for p in parties:
+        if p["id"] in policy:
+            p["require_hybrid"] = True
+    extra = {"require_hybrid": True} if "*" in policy else {}
     return {
+        **extra,
         "version": current_version_txn(conn),
         "parties": parties,
         "clients": clients,
