@@ -7,12 +7,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, literal, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange.errors import Conflict, NotFound
 from exchange.store import schema as s
+from exchange.store import signing_policy as policy
 
 __all__ = [
     "ClientRow",
@@ -85,14 +86,9 @@ def _dumps(obj: Any) -> str:
 
 
 _VERSION = select(s.directory_meta.c.version)
-# issue 20: each client row says whether its party (or the exchange) requires hybrid keys
-_HYBRID_REQUIRED = (
-    select(s.signing_policy.c.scope)
-    .where(s.signing_policy.c.scope.in_([s.clients.c.party, literal("*")]))
-    .exists()
-    .label("hybrid_required")
+_CLIENT_BY_KID = select(s.clients, policy.HYBRID_REQUIRED).where(
+    s.clients.c.kid == bindparam("kid")
 )
-_CLIENT_BY_KID = select(s.clients, _HYBRID_REQUIRED).where(s.clients.c.kid == bindparam("kid"))
 
 
 def current_version_txn(conn: Connection) -> int:
@@ -389,12 +385,7 @@ def load_all_txn(conn: Connection) -> dict[str, Any]:
         }
         for g in (conn.execute(select(s.groups).order_by(s.groups.c.id))).all()
     ]
-    # issue 20: "require_hybrid" appears only where set, so other directories are unchanged
-    policy = set(conn.execute(select(s.signing_policy.c.scope)).scalars())
-    for p in parties:
-        if p["id"] in policy:
-            p["require_hybrid"] = True
-    extra = {"require_hybrid": True} if "*" in policy else {}
+    extra = policy.annotate_txn(conn, parties)  # issue 20
     return {
         **extra,
         "version": current_version_txn(conn),
