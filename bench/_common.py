@@ -33,7 +33,12 @@ from typing import Any
 from exchange.client import ExchangeClient
 from exchange.config import ServerConfig
 from exchange.crypto import tokens
-from exchange.crypto.keys import Ed25519Signer, EncryptionPrivateKey, parse_encryption_jwk
+from exchange.crypto.keys import (
+    Ed25519Signer,
+    EncryptionPrivateKey,
+    parse_encryption_jwk,
+    signer_from_jwk,
+)
 from exchange.keyfiles import read_json, read_profile
 
 BENCH = Path(__file__).resolve().parent
@@ -395,7 +400,7 @@ def admin_client(workdir: Path, url: str) -> ExchangeClient:
         server_url=url,
         client_id=profile.client_id,
         exchange_id=profile.exchange_id,
-        signer=Ed25519Signer.from_jwk(read_json(folder / "signing.jwk")),
+        signer=signer_from_jwk(read_json(folder / "signing.jwk")),
         server_kid=profile.server_kid,
         verify_log=False,
     )

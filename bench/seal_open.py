@@ -1,12 +1,17 @@
-"""Seal, open and server-verify timings for the envelope (PROTOCOL §3).
+"""Seal, open and server-verify timings for the envelope (PROTOCOL §3), and the cost and
+sizes of each signing key kind (issue 20: Ed25519 and the ML-DSA-65 + Ed25519 composite).
 
-Run: ``python bench/seal_open.py [--runs N]``.  Prints the machine, then one row per
-recipient count and key kind with the median of N runs.
+Run: ``python bench/seal_open.py [--runs N] [--signatures-only]``.  Prints the machine,
+one row per signing key kind (sign, verify, signature, public JWK and request-token sizes),
+then one row per recipient count, encryption key kind and signing key kind with the median
+of N runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import os
 import platform
 import statistics
@@ -18,15 +23,21 @@ from typing import Any
 import cryptography
 
 from exchange.crypto import (
-    Ed25519Signer,
+    TYP_ACK,
     EncryptionPrivateKey,
+    SigningKey,
+    generate_signer,
+    make_request_token,
     open_envelope,
     seal,
+    sign_compact,
+    verify_compact,
     verify_envelope,
 )
 
 COUNTS = (6, 50, 193)
 KINDS = ("hybrid", "x25519")
+SIGNING_KINDS = ("ed25519", "hybrid")
 
 
 def cpu_model() -> str:
@@ -69,9 +80,41 @@ def bulletin() -> dict[str, Any]:
     }
 
 
+def signatures(runs: int) -> dict[str, SigningKey]:
+    """One row per signing key kind: raw sign/verify, JWS verify, and the sizes."""
+    header = f"| {'signing':<7} | {'alg':<17} | {'sign ms':>8} | {'verify ms':>9} |"
+    header += f" {'sig bytes':>9} | {'pub JWK bytes':>13} | {'req token bytes':>15} |"
+    print(header)
+    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    signers: dict[str, SigningKey] = {}
+    data = b"x" * 200  # about one request token's signing input
+    for kind in SIGNING_KINDS:
+        signer = signers[kind] = generate_signer(kind)  # type: ignore[arg-type]
+        sig = signer.sign(data)
+        sign_ms = median_ms(lambda: signer.sign(data), runs)  # noqa: B023
+        verify_ms = median_ms(lambda: signer.public.verify(sig, data), runs)  # noqa: B023
+        resolve = {signer.kid: signer.public}.get
+        token = sign_compact(b'{"bid":"b"}', signer, TYP_ACK)
+        assert verify_compact(token, resolve, TYP_ACK)
+        req = make_request_token(
+            signer, client_id="KZ/ops", aud="a", method="POST", path="/v1/bulletins",
+            body=b"{}", now=1790000000,
+        )  # fmt: skip
+        jwk = len(json.dumps(signer.public.to_jwk(), separators=(",", ":")))
+        print(
+            f"| {kind:<7} | {signer.alg:<17} | {sign_ms:>8.3f} | {verify_ms:>9.3f} |"
+            f" {len(sig):>9,} | {jwk:>13,} | {len(req):>15,} |"
+        )
+    print()
+    return signers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument(
+        "--signatures-only", action="store_true", help="only the signing key kinds table"
+    )
     args = parser.parse_args()
 
     print(f"platform:     {platform.platform()}")
@@ -81,35 +124,39 @@ def main() -> None:
     print(f"cryptography: {cryptography.__version__}")
     print(f"runs:         median of {args.runs}, bulletin body ~2 KiB")
     print()
-    header = f"| {'kind':<7} | {'recipients':>10} | {'seal ms':>8} | {'open ms':>8} |"
+    signers = signatures(args.runs)
+    if args.signatures_only:
+        return
+    header = f"| {'kind':<7} | {'signing':<7} | {'recipients':>10} | {'seal ms':>8} |"
+    header += f" {'open ms':>8} |"
     header += f" {'verify ms':>9} | {'envelope bytes':>14} |"
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
 
-    signer = Ed25519Signer.generate()
-    resolve = {signer.kid: signer.public}.get
     for kind in KINDS:
         pool = [EncryptionPrivateKey.generate(kind) for _ in range(max(COUNTS))]  # type: ignore[arg-type]
-        for n in COUNTS:
+        for (skind, signer), n in itertools.product(signers.items(), COUNTS):
+            resolve = {signer.kid: signer.public}.get
             keys = pool[:n]
             publics = [k.public for k in keys]
             b = bulletin()
             env = seal(b, signer, publics)
             me = keys[n // 2]
             seal_ms = median_ms(lambda: seal(b, signer, publics), args.runs)  # noqa: B023
+            resolve_now = resolve
             open_ms = median_ms(
                 lambda: open_envelope(
                     env,  # noqa: B023
-                    resolve,
+                    resolve_now,  # noqa: B023
                     party="P",
                     key=me,  # noqa: B023
                     audience=lambda _m: {"P"},
                 ),
                 args.runs,
             )
-            verify_ms = median_ms(lambda: verify_envelope(env, resolve), args.runs)  # noqa: B023
+            verify_ms = median_ms(lambda: verify_envelope(env, resolve_now), args.runs)  # noqa: B023
             print(
-                f"| {kind:<7} | {n:>10} | {seal_ms:>8.2f} | {open_ms:>8.2f} |"
+                f"| {kind:<7} | {skind:<7} | {n:>10} | {seal_ms:>8.2f} | {open_ms:>8.2f} |"
                 f" {verify_ms:>9.2f} | {len(env):>14,} |"
             )
 

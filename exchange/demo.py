@@ -28,9 +28,10 @@ from exchange.client import ExchangeClient
 from exchange.config import ServerConfig
 from exchange.crypto import jws
 from exchange.crypto._b64 import b64u_decode
-from exchange.crypto.keys import Ed25519Signer, EncryptionPrivateKey
+from exchange.crypto.keys import EncryptionPrivateKey, generate_signer
 from exchange.errors import BadSignature, StorageError
-from exchange.keyfiles import read_json, read_profile
+from exchange.keyfiles import read_profile
+from exchange.keystore import load_signer
 from exchange.server import RunningServer, init, open_exchange, start
 
 __all__ = ["PARTIES", "enrol", "run_demo", "threat_assessment"]
@@ -110,7 +111,7 @@ async def _enrol(admin: ExchangeClient, server_url: str) -> dict[str, _Member]:
     rows = []
     for party, (kind, name) in PARTIES.items():
         await admin.admin("POST", "/v1/admin/parties", {"id": party, "name": name, "kind": kind})
-        signer = Ed25519Signer.generate()
+        signer = generate_signer()
         cid = f"{party}/ops"
         await admin.admin(
             "POST",
@@ -232,7 +233,7 @@ async def _scenario(tmp: Path, console: bool = False) -> None:
         server_url=server.url,
         client_id=profile.client_id,
         exchange_id=profile.exchange_id,
-        signer=Ed25519Signer.from_jwk(read_json(folder / "signing.jwk")),
+        signer=load_signer(folder / "signing.jwk"),
         server_kid=profile.server_kid,
     )
     members: dict[str, _Member] = {}

@@ -90,7 +90,9 @@ def read_profile(folder: Path) -> Profile:
 PUBLIC_FILE = "public.json"
 PUBLIC_FORMAT = "avsec-public-keys/1"
 #: JWK members that hold private key material (RFC 7518 §6, PROTOCOL §9 hybrid keys)
-PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "x25519_d", "mlkem768_d"})
+PRIVATE_MEMBERS = frozenset(
+    {"d", "p", "q", "dp", "dq", "qi", "k", "x25519_d", "mlkem768_d", "ed25519_d", "mldsa65_d"}
+)
 
 
 def has_private_material(obj: Any) -> bool:

@@ -21,15 +21,15 @@ from aiohttp.typedefs import Middleware
 from exchange.api.app import create_app
 from exchange.api.problems import problem_response
 from exchange.config import Limits, ServerConfig
-from exchange.crypto.keys import Ed25519Signer
+from exchange.crypto.keys import SigningKey, generate_signer
 from exchange.errors import InputError, Unavailable
 from exchange.keyfiles import (
     Profile,
     profile_dir,
-    read_json,
     write_profile,
     write_secret_json,
 )
+from exchange.keystore import load_signer
 from exchange.logs import setup_logging
 from exchange.service import Exchange
 from exchange.service.admin import bootstrap
@@ -66,7 +66,7 @@ async def open_exchange(
         path = config.server_key_path
         if not path.exists():
             raise InputError(f"no server key at {path}: run 'exchange init' first")
-        signer = Ed25519Signer.from_jwk(read_json(path))
+        signer = load_signer(path)
     except BaseException:
         await db.close()
         raise
@@ -80,9 +80,14 @@ async def init(
     operator_name: str = "Exchange operator",
     admin_name: str = "admin",
     server_url: str | None = None,
+    signing: str = "hybrid",
+    pkcs11_uri: str | None = None,
 ) -> Path:
     """Create the schema, the server's signing key and the operator's first admin
-    profile (PROTOCOL §9). Returns the admin profile folder."""
+    profile (PROTOCOL §9). Returns the admin profile folder.
+
+    Keys are hybrid ML-DSA-65 + Ed25519 unless ``signing="ed25519"``; with ``pkcs11_uri``
+    the server key's Ed25519 half is created on that token (issue 20)."""
     key_path = config.server_key_path
     if key_path.exists():
         raise InputError(f"{key_path} exists: this exchange is already initialised")
@@ -94,8 +99,8 @@ async def init(
     try:
         await upgrade(db)
         await check_exchange_id(db, config.exchange_id, record=True)
-        server_signer = Ed25519Signer.generate()
-        admin_signer = Ed25519Signer.generate()
+        server_signer, server_doc = _new_server_key(signing, pkcs11_uri)
+        admin_signer = generate_signer("ed25519" if signing == "ed25519" else "hybrid")
         ex = Exchange(config, db, server_signer)
         await bootstrap(
             ex,
@@ -106,7 +111,7 @@ async def init(
         )
     finally:
         await db.close()
-    write_secret_json(key_path, server_signer.to_private_jwk())
+    write_secret_json(key_path, server_doc)
     write_secret_json(folder / "signing.jwk", admin_signer.to_private_jwk())
     url = server_url or f"http://{config.host}:{config.port}"
     write_profile(
@@ -114,6 +119,18 @@ async def init(
         Profile(client_id, operator_party, url, config.exchange_id, server_signer.kid),
     )
     return folder
+
+
+def _new_server_key(signing: str, pkcs11_uri: str | None) -> tuple[SigningKey, dict[str, str]]:
+    """A new server key and what ``signing.jwk`` holds: the private JWK or a token reference."""
+    if signing not in ("hybrid", "ed25519"):
+        raise InputError("the signing key kind is hybrid or ed25519")
+    if pkcs11_uri is not None:
+        from exchange.keystore.pkcs11 import create_token_key
+
+        return create_token_key(pkcs11_uri, signing)
+    signer = generate_signer("ed25519" if signing == "ed25519" else "hybrid")
+    return signer, signer.to_private_jwk()
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

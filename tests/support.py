@@ -15,7 +15,7 @@ import aiohttp
 from exchange.client import ExchangeClient
 from exchange.config import ServerConfig
 from exchange.crypto import tokens
-from exchange.crypto.keys import Ed25519Signer, EncryptionPrivateKey
+from exchange.crypto.keys import Ed25519Signer, EncryptionPrivateKey, signer_from_jwk
 from exchange.keyfiles import read_profile
 from exchange.server import RunningServer, init, open_exchange, start
 
@@ -182,9 +182,12 @@ class Harness:
         await self.server.stop()
 
 
-async def start_harness(tmp: Path, db_url: str, **config: Any) -> Harness:
+async def start_harness(
+    tmp: Path, db_url: str, *, signing: str = "hybrid", **config: Any
+) -> Harness:
+    """``signing``: the kind of the server's and admin's keys (``exchange init --ed25519``)."""
     cfg = ServerConfig(db_url=db_url, keys_dir=tmp / "keys", exchange_id="test-exchange", **config)
-    folder = await init(cfg)
+    folder = await init(cfg, signing=signing)
     ex = await open_exchange(cfg)
     server = await start(ex)
     profile = read_profile(folder)
@@ -192,7 +195,7 @@ async def start_harness(tmp: Path, db_url: str, **config: Any) -> Harness:
         server_url=server.url,
         client_id=profile.client_id,
         exchange_id=profile.exchange_id,
-        signer=Ed25519Signer.from_jwk(json.loads((folder / "signing.jwk").read_text())),
+        signer=signer_from_jwk(json.loads((folder / "signing.jwk").read_text())),
         server_kid=profile.server_kid,
     )
     h = Harness(server, admin, cfg.keys_dir)

@@ -16,6 +16,7 @@ from exchange.api import (
     routes_audit,
     routes_bulletins,
     routes_directory,
+    routes_policy,
     routes_reports,
     routes_sent,
     routes_stream,
@@ -83,6 +84,7 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
     for module_routes in (
         routes_directory.routes,
         routes_admin.routes,
+        routes_policy.routes,
         routes_bulletins.routes,
         routes_sent.routes,
         routes_stream.routes,

@@ -82,6 +82,20 @@ ROUTES: tuple[tuple[str, str, str, str | None, str | None], ...] = (
     ("post", "/v1/admin/clients/{party}/{name}/resume", "Resume a client", "admin", None),
     ("delete", "/v1/admin/clients/{party}/{name}", "Remove a client (final)", "admin", None),
     ("delete", "/v1/admin/groups/{gid}", "Remove a group", "admin", None),
+    (
+        "put",
+        "/v1/admin/signing-policy",
+        "Require hybrid signing keys of every party (issue 20)",
+        "admin",
+        "application/json",
+    ),
+    (
+        "put",
+        "/v1/admin/parties/{party}/signing-policy",
+        "Require hybrid signing keys of one party (issue 20)",
+        "admin",
+        "application/json",
+    ),
     ("get", "/metrics", "Prometheus metrics", None, None),
     ("get", "/v1/reports", "Delivery and acknowledgement figures (version 1.1)", "any", None),
 )

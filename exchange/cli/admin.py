@@ -19,9 +19,15 @@ from exchange.cli._common import (
     read_data_file,
     table,
 )
-from exchange.crypto.keys import parse_encryption_jwk, parse_signing_jwk
+from exchange.crypto.keys import parse_encryption_jwk
 from exchange.errors import InputError
-from exchange.keyfiles import PUBLIC_FILE, fingerprint, has_private_material, read_public_bundle
+from exchange.keyfiles import (
+    PUBLIC_FILE,
+    fingerprint,
+    has_private_material,
+    read_public_bundle,
+)
+from exchange.keystore import public_signing_jwk as keystore_public_jwk
 
 __all__ = ["add_parsers", "public_encryption_jwk", "public_signing_jwk"]
 
@@ -127,10 +133,11 @@ def _key_source(p: argparse.ArgumentParser, filename: str) -> None:
 
 
 def public_signing_jwk(jwk: object) -> dict[str, str]:
-    """A public signing JWK; private key material is refused, never stripped and sent."""
+    """A public signing JWK (private, public or a token reference); private key material
+    is refused, never stripped and sent."""
     if has_private_material(jwk):
         raise InputError("this key holds private key material: send only public keys")
-    return parse_signing_jwk(jwk).to_jwk()
+    return keystore_public_jwk(jwk)
 
 
 def public_encryption_jwk(jwk: object) -> dict[str, str]:

@@ -22,6 +22,7 @@ from exchange.cli import (
     report,
     sent,
     server_cmds,
+    signing_policy,
     subscriptions,
     watch,
 )
@@ -59,6 +60,7 @@ def build_parser() -> Parser:
     importlib.import_module("exchange.cli.interop").add_parsers(sub)  # export/import/taxii
     report.add_parser(sub)
     alerts.add_parsers(sub)  # also ``exchange admin webhook``
+    signing_policy.add_parsers(sub)
     try:  # ``exchange audit verify`` lives in its own module, written separately
         audit = importlib.import_module("exchange.cli.audit")
     except ImportError:

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 
@@ -19,7 +19,12 @@ from exchange.cli._common import (
 )
 from exchange.cli.keys import copy_warning
 from exchange.config import LOG_LEVELS
-from exchange.crypto.keys import Ed25519Signer, EncryptionPrivateKey, parse_signing_jwk
+from exchange.crypto.keys import (
+    EncryptionPrivateKey,
+    SigningKey,
+    generate_signer,
+    parse_signing_jwk,
+)
 from exchange.errors import InputError, StorageError
 from exchange.keyfiles import (
     PUBLIC_FILE,
@@ -48,6 +53,7 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--operator-name", default="Exchange operator", metavar="NAME")
     p.add_argument("--admin-name", default="admin", metavar="NAME")
     p.add_argument("--url", help="the server URL to write into the admin profile")
+    _signing_options(p, "the server key")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser(
@@ -115,6 +121,7 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
         help="make a new party key even though another desk has one (registering it "
         "retires the old one: share it with the other desks)",
     )
+    _signing_options(p, "the client key")
     p.set_defaults(func=cmd_keygen)
 
     p = sub.add_parser(
@@ -130,6 +137,23 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(func=cmd_demo, interrupt_status=0)
 
 
+def _signing_options(p: argparse.ArgumentParser, what: str) -> None:
+    """--ed25519 and --pkcs11 (issue 20): signing keys are hybrid ML-DSA-65 + Ed25519 by
+    default; the Ed25519 half can live on a PKCS#11 token."""
+    p.add_argument(
+        "--ed25519",
+        action="store_true",
+        help=f"{what}: Ed25519 alone instead of the hybrid ML-DSA-65 + Ed25519 key",
+    )
+    p.add_argument(
+        "--pkcs11",
+        metavar="URI",
+        help=f"{what}: create its Ed25519 half on this PKCS#11 token (RFC 7512 URI, e.g. "
+        "'pkcs11:token=avsec;object=kz-ops?module-path=/usr/lib/softhsm/libsofthsm2.so'; "
+        "PIN from pin-source or EXCHANGE_PKCS11_PIN); only a reference is stored",
+    )
+
+
 async def cmd_init(args: argparse.Namespace) -> int:
     from exchange.server import init
 
@@ -140,6 +164,8 @@ async def cmd_init(args: argparse.Namespace) -> int:
         operator_name=args.operator_name,
         admin_name=args.admin_name,
         server_url=args.url,
+        signing="ed25519" if args.ed25519 else "hybrid",
+        pkcs11_uri=args.pkcs11,
     )
     profile = read_profile(folder)
     print(f"Initialised exchange '{cfg.exchange_id}'")
@@ -221,11 +247,19 @@ async def cmd_keygen(args: argparse.Namespace) -> int:
         server_kid = fetched
 
     mode, desk = _party_key_mode(args, folder, party)
-    signer = Ed25519Signer.generate()
+    kind: Literal["hybrid", "ed25519"] = "ed25519" if args.ed25519 else "hybrid"
+    signer: SigningKey
+    if args.pkcs11:
+        from exchange.keystore.pkcs11 import create_token_key
+
+        signer, signing_doc = create_token_key(args.pkcs11, kind)
+    else:
+        made = generate_signer(kind)
+        signer, signing_doc = made, made.to_private_jwk()
     enc = None
     if mode == "new":
         enc = EncryptionPrivateKey.generate("x25519" if args.classical else "hybrid")
-    write_secret_json(folder / "signing.jwk", signer.to_private_jwk())
+    write_secret_json(folder / "signing.jwk", signing_doc)
     if enc is not None:
         write_secret_json(folder / "encryption.jwk", enc.to_private_jwk())
     joined = []
@@ -239,7 +273,9 @@ async def cmd_keygen(args: argparse.Namespace) -> int:
 
     print(f"Created profile {folder} for client {client_id}")
     print(f"  server     {url} (exchange {exchange_id}, pinned server key {server_kid})")
-    print(f"  signing    {folder / 'signing.jwk'} (private, mode 0600), kid {signer.kid}")
+    where = "token reference" if args.pkcs11 else "private"
+    print(f"  signing    {folder / 'signing.jwk'} ({where}, mode 0600), {signer.alg}")
+    print(f"             kid {signer.kid}")
     if enc is not None:
         print(
             f"  encryption {folder / 'encryption.jwk'} (private, mode 0600), {enc.alg}, "

@@ -22,7 +22,6 @@ from exchange.crypto import jws, tokens
 from exchange.crypto._b64 import b64u_encode
 from exchange.crypto.envelope import OpenedBulletin, open_envelope, seal, verify_envelope
 from exchange.crypto.keys import (
-    Ed25519Signer,
     EncryptionPrivateKey,
     Signer,
     SigningPublicKey,
@@ -41,6 +40,7 @@ from exchange.errors import (
     StorageError,
 )
 from exchange.keyfiles import Profile, read_json, read_profile
+from exchange.keystore import load_signer
 from exchange.routing import audience, recipients
 
 __all__ = ["ExchangeClient", "Receipt"]
@@ -104,7 +104,7 @@ class ExchangeClient:
     def from_profile(cls, folder: str | Path, **kw: Any) -> ExchangeClient:
         folder = Path(folder)
         profile: Profile = read_profile(folder)
-        signer = Ed25519Signer.from_jwk(read_json(folder / "signing.jwk"))
+        signer = load_signer(folder / "signing.jwk")
         enc_path = folder / "encryption.jwk"
         enc = EncryptionPrivateKey.from_jwk(read_json(enc_path)) if enc_path.exists() else None
         kw.setdefault("sth_file", folder / "sth.jws")

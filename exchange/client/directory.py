@@ -35,11 +35,23 @@ class Directory:
 
     def signing_key(self, kid: str) -> SigningPublicKey | None:
         """An active (or suspended) client's signing key (None for unknown or revoked
-        keys). A suspended client cannot post, so what it signed was signed before."""
+        keys, and for an Ed25519-only key of a party that must sign hybrid: issue 20). A
+        suspended client cannot post, so what it signed was signed before."""
         c = self.client_of.get(kid)
         if c is None or c["status"] not in ("active", "suspended"):
             return None
-        return self.signing.get(kid)
+        key = self.signing.get(kid)
+        if key is not None and not key.is_hybrid and self.hybrid_required(c["party"]):
+            return None
+        return key
+
+    def hybrid_required(self, party: str) -> bool:
+        """The directory's signing policy (issue 20): for the exchange, or for ``party``."""
+        if self.doc.get("require_hybrid") is True:
+            return True
+        return any(
+            p["id"] == party and p.get("require_hybrid") is True for p in self.doc["parties"]
+        )
 
     def keys_for(self, parties: list[str] | frozenset[str]) -> list[EncryptionPublicKey]:
         missing = sorted(p for p in parties if p not in self.active_kid)

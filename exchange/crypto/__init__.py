@@ -29,16 +29,21 @@ from exchange.crypto.jws import (
     verify_compact,
 )
 from exchange.crypto.keys import (
+    ALG_COMPOSITE,
     ALG_EDDSA,
     ALG_HYBRID,
     ALG_X25519,
     Ed25519Signer,
     EncryptionPrivateKey,
     EncryptionPublicKey,
+    HybridSigner,
     Signer,
+    SigningKey,
     SigningPublicKey,
+    generate_signer,
     parse_encryption_jwk,
     parse_signing_jwk,
+    signer_from_jwk,
 )
 from exchange.crypto.tokens import (
     RequestClaims,
@@ -48,6 +53,7 @@ from exchange.crypto.tokens import (
 )
 
 __all__ = [
+    "ALG_COMPOSITE",
     "ALG_EDDSA",
     "ALG_HYBRID",
     "ALG_X25519",
@@ -63,14 +69,17 @@ __all__ = [
     "EncryptionPrivateKey",
     "EncryptionPublicKey",
     "EnvelopeInfo",
+    "HybridSigner",
     "OpenedBulletin",
     "RequestClaims",
     "Signer",
+    "SigningKey",
     "SigningPublicKey",
     "VerifiedJWS",
     "b64u_decode",
     "b64u_encode",
     "body_hash",
+    "generate_signer",
     "make_request_token",
     "open_envelope",
     "parse_encryption_jwk",
@@ -78,6 +87,7 @@ __all__ = [
     "peek_header",
     "seal",
     "sign_compact",
+    "signer_from_jwk",
     "verify_compact",
     "verify_envelope",
     "verify_request_token",

@@ -1,7 +1,11 @@
-"""Lean compact JWS (RFC 7515) with EdDSA only, over the exact bytes sent.
+"""Lean compact JWS (RFC 7515), EdDSA or the ML-DSA-65-Ed25519 composite, over the exact
+bytes sent.
 
 Verification does the cheap checks first (size, ``alg`` allow-list, ``typ``, forbidden
-headers, known ``kid``) and only then the signature, as RFC 8725 recommends.
+headers, known ``kid``, the ``alg`` of that key) and only then the signature, as RFC 8725
+recommends.  The algorithm is the key's, never the token's choice: a hybrid kid with
+``EdDSA``, or an Ed25519 kid with the composite ``alg``, is refused before any signature
+check (issue 20, no downgrade).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from typing import Any
 
 from exchange.crypto import _json
 from exchange.crypto._b64 import b64u_decode, b64u_encode
-from exchange.crypto.keys import ALG_EDDSA, Signer, SigningPublicKey
+from exchange.crypto.signing import SIGNING_ALGS, Signer, SigningPublicKey
 from exchange.errors import BadSignature, MalformedEnvelope, UnknownKey, UnsupportedAlgorithm
 
 __all__ = [
@@ -42,8 +46,6 @@ TYP_REQUEST = "avsec-req+jwt"
 #: Header members that would let the token choose its own key or change how it is read.
 FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256", "crit", "b64", "zip"})
 
-_SIGNATURE_SIZE = 64
-
 
 @dataclass(frozen=True)
 class VerifiedJWS:
@@ -57,7 +59,7 @@ class VerifiedJWS:
 
 def sign_compact(payload: bytes, signer: Signer, typ: str) -> str:
     """Sign ``payload`` as is; the header has no white space and a fixed member order."""
-    header = _json.dumps({"alg": ALG_EDDSA, "kid": signer.kid, "typ": typ})
+    header = _json.dumps({"alg": signer.alg, "kid": signer.kid, "typ": typ})
     signing_input = f"{b64u_encode(header)}.{b64u_encode(payload)}".encode("ascii")
     return f"{signing_input.decode('ascii')}.{b64u_encode(signer.sign(signing_input))}"
 
@@ -97,8 +99,9 @@ def peek_header(token: str | bytes, *, max_header: int = 8192) -> dict[str, Any]
 
 def check_header(header: dict[str, Any], typ: str) -> str:
     """Apply the allow-lists to a parsed header and return its ``kid``."""
-    if header.get("alg") != ALG_EDDSA:
-        raise UnsupportedAlgorithm("alg must be EdDSA")
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in SIGNING_ALGS:
+        raise UnsupportedAlgorithm("alg must be EdDSA or ML-DSA-65-Ed25519")
     if header.get("typ") != typ:
         raise UnsupportedAlgorithm("unexpected typ")
     if not FORBIDDEN_HEADERS.isdisjoint(header):
@@ -124,12 +127,14 @@ def verify_compact(
     key = resolve(kid)
     if key is None:
         raise UnknownKey("unknown kid")
+    if header["alg"] != key.alg:
+        raise UnsupportedAlgorithm("alg does not match the key's algorithm")
     try:
         signature = b64u_decode(s64)
     except MalformedEnvelope:
         raise BadSignature("signature verification failed") from None
     signing_input = raw[: len(h64) + 1 + len(p64)]
-    if len(signature) != _SIGNATURE_SIZE or not key.verify(signature, signing_input):
+    if len(signature) != key.signature_size or not key.verify(signature, signing_input):
         raise BadSignature("signature verification failed")
     return VerifiedJWS(
         header=header, payload=b64u_decode(p64), kid=kid, signing_input=signing_input

@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from exchange.crypto.keys import parse_encryption_jwk, parse_signing_jwk
-from exchange.errors import Conflict, Forbidden, InputError, NotFound
+from exchange.errors import Conflict, Forbidden, InputError, InvalidKey, NotFound
 from exchange.service.core import Caller, Exchange
+from exchange.service.signing_policy import check_key
 from exchange.store import directory as dir_store
 from exchange.store import directory_status as status_store
+from exchange.store import signing_policy as policy_store
 
 __all__ = [
     "add_client",
@@ -78,6 +80,7 @@ async def add_client(
     async with ex.directory_write() as conn:
         if await dir_store.party_exists(conn, party):
             await _require_not_removed(conn, party)
+        check_key(await policy_store.hybrid_required(conn, party), key, InvalidKey)
         await dir_store.add_client(
             conn,
             id=id,

@@ -36,6 +36,7 @@ from exchange.routing import recipients as route
 from exchange.service.batch import Batcher
 from exchange.service.clock import iso_ms
 from exchange.service.hub import Arrival
+from exchange.service.signing_policy import check_key
 from exchange.store import audit as audit_store
 from exchange.store import bulletins as bstore
 
@@ -81,6 +82,7 @@ async def _sender_key(
     if client.party != caller.party:
         raise Forbidden("an envelope must be signed by a client of the posting party")
     key = parse_signing_jwk(client.jwk)
+    check_key(client.hybrid_required, key, Forbidden)  # issue 20 policy
     if len(_KEYS) >= _KEYS_MAX:
         _KEYS.clear()
     _KEYS[key.kid] = key

@@ -16,7 +16,7 @@ from exchange.audit.digest import directory_digest
 from exchange.audit.tree import MerkleCache
 from exchange.config import ServerConfig
 from exchange.crypto import jws, tokens
-from exchange.crypto.keys import Ed25519Signer, SigningPublicKey, parse_signing_jwk
+from exchange.crypto.keys import SigningKey, SigningPublicKey, parse_signing_jwk
 from exchange.errors import AuthError, ExchangeError, Forbidden
 from exchange.service.admission import Admissions
 from exchange.service.clients import ClientCache
@@ -25,6 +25,7 @@ from exchange.service.hub import Hub
 from exchange.service.marker import DeliveryMarker
 from exchange.service.metrics import Metrics
 from exchange.service.ratelimit import RateLimiter
+from exchange.service.signing_policy import check_key
 from exchange.service.spend import JtiSpender
 from exchange.service.view import ViewCache
 from exchange.store import audit as audit_store
@@ -64,7 +65,7 @@ class Exchange:
         self,
         config: ServerConfig,
         db: Database,
-        signer: Ed25519Signer,
+        signer: SigningKey,
         *,
         clock: Clock | None = None,
     ) -> None:
@@ -116,6 +117,7 @@ class Exchange:
         key = self._keys.get(kid)
         if key is None:
             key = self._keys[kid] = parse_signing_jwk(client.jwk)
+        check_key(client.hybrid_required, key, AuthError)  # issue 20 policy
         claims = tokens.verify_request_token(
             token,
             lambda k: key if k == kid else None,

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange.errors import Conflict, NotFound
 from exchange.store import schema as s
+from exchange.store import signing_policy as policy
 
 __all__ = [
     "ClientRow",
@@ -53,6 +54,7 @@ class ClientRow:
     roles: frozenset[str]
     status: str
     party_status: str = "active"  # read with the row for authentication
+    hybrid_required: bool = False  # issue 20: set by client_by_kid only
 
     @classmethod
     def of(cls, row: Any) -> ClientRow:
@@ -64,6 +66,7 @@ class ClientRow:
             roles=frozenset(r for r in row.roles.split(",") if r),
             status=row.status,
             party_status=getattr(row, "party_status", "active"),
+            hybrid_required=bool(row._mapping.get("hybrid_required", False)),
         )
 
     @property
@@ -95,7 +98,7 @@ def _dumps(obj: Any) -> str:
 
 _VERSION = select(s.directory_meta.c.version)
 _CLIENT_BY_KID = (
-    select(s.clients, s.parties.c.status.label("party_status"))
+    select(s.clients, s.parties.c.status.label("party_status"), policy.HYBRID_REQUIRED)
     .join(s.parties, s.parties.c.id == s.clients.c.party)
     .where(s.clients.c.kid == bindparam("kid"))
 )
@@ -398,7 +401,9 @@ def load_all_txn(conn: Connection) -> dict[str, Any]:
         }
         for g in (conn.execute(select(s.groups).order_by(s.groups.c.id))).all()
     ]
+    extra = policy.annotate_txn(conn, parties)  # issue 20
     return {
+        **extra,
         "version": current_version_txn(conn),
         "parties": parties,
         "clients": clients,

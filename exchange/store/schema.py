@@ -39,6 +39,7 @@ __all__ = [
     "memberships",
     "metadata",
     "parties",
+    "signing_policy",
     "subscriptions",
 ]
 
@@ -121,6 +122,15 @@ directory_meta = Table(
     Column("version", BigInteger, nullable=False),
     Column("digest", String(64), nullable=False),  # SHA-256 of the directory document
     Column("log_index", BigInteger, nullable=False),  # the audit leaf recording it
+)
+
+# Issue 20: who must sign with a hybrid (ML-DSA-65 + Ed25519) key. One row per scope: a
+# party id, or "*" for the whole exchange; a row present means hybrid is required.
+signing_policy = Table(
+    "signing_policy",
+    metadata,
+    Column("scope", String(32), primary_key=True),
+    Column("set_at", BigInteger, nullable=False),
 )
 
 # PROTOCOL §6: a jti is single use; the primary key makes two concurrent uses collide.

@@ -134,7 +134,7 @@ def token(
     now: int | None = None,
 ) -> str:
     """A well-formed request token, with ``header``/``claims`` overrides applied."""
-    h: dict[str, Any] = {"alg": "EdDSA", "typ": "avsec-req+jwt", "kid": signer.kid}
+    h: dict[str, Any] = {"alg": signer.alg, "typ": "avsec-req+jwt", "kid": signer.kid}
     h.update(header or {})
     c = claims_for(client_id, aud=aud, method=method, path=path, body=body, now=now)
     c.update(claims or {})

@@ -19,12 +19,12 @@ from api._kit import GENEROUS, Caller, HarnessFactory, Wire, World
 from pgdb import BACKENDS, create_database, drop_database
 from support import Harness, start_harness
 
-from exchange.crypto.keys import Ed25519Signer
+from exchange.crypto.keys import Ed25519Signer, HybridSigner
 
 
 def admin_caller(h: Harness) -> Caller:
     signer = h.admin.signer
-    assert isinstance(signer, Ed25519Signer)
+    assert isinstance(signer, Ed25519Signer | HybridSigner)
     return Caller(h.admin.client_id, signer)
 
 
@@ -38,7 +38,10 @@ async def world(
         url = f"sqlite+aiosqlite:///{tmp / 'exchange.db'}"
     else:
         pg_name, url = await create_database("exapi")
-    h = await start_harness(tmp, url, limits=GENEROUS)
+    # a module checking the contract's Ed25519 server key with an independent JOSE library
+    # sets SERVER_SIGNING = "ed25519" (what an operator runs as `exchange init --ed25519`)
+    signing = getattr(request.module, "SERVER_SIGNING", "hybrid")
+    h = await start_harness(tmp, url, limits=GENEROUS, signing=signing)
     wire = Wire(h.url, h.exchange_id)
     try:
         yield World(h, wire, admin_caller(h))

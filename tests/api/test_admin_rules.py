@@ -8,7 +8,7 @@ import json
 import pytest
 from support import Harness
 
-from exchange.crypto.keys import Ed25519Signer
+from exchange.crypto.keys import signer_from_jwk
 from exchange.errors import Conflict
 
 
@@ -17,7 +17,7 @@ async def _version(h: Harness) -> int:
 
 
 async def test_admin_bodies_must_be_json(harness: Harness) -> None:
-    signer = Ed25519Signer.from_jwk(
+    signer = signer_from_jwk(
         json.loads((harness.keys_dir / "OPERATOR" / "admin" / "signing.jwk").read_text())
     )
     body = json.dumps({"id": "KZ", "name": "Kazakhstan", "kind": "state"}).encode()

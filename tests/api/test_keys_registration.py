@@ -262,7 +262,7 @@ async def test_identity_point_key_would_forge_but_cannot_be_registered(world_kz:
     r = await _register_client(w, {**jwk, "alg": "EdDSA"})
     assert_problem(r, 400, "invalid-key")
     doc = await w.directory()
-    assert all(c["jwk"]["x"] != IDENTITY_X for c in doc["clients"])
+    assert all(c["jwk"].get("x") != IDENTITY_X for c in doc["clients"])
 
     # a token "signed" by the identity key is refused, whatever kid it names
     thumb = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": IDENTITY_X}, separators=(",", ":"))

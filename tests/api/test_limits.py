@@ -209,7 +209,8 @@ async def test_health_and_server_key_need_no_token(world: World) -> None:
     r = await world.wire.send("GET", "/v1/health")
     assert r.status == 200 and r.data == {"status": "ok", "database": "ok"}
     r = await world.wire.send("GET", "/v1/server-key")
-    assert r.status == 200 and r.data["kty"] == "OKP" and r.data["crv"] == "Ed25519"
+    assert r.status == 200 and r.data["kty"] == "AVSEC-HYB"  # hybrid by default (issue 20)
+    assert r.data["alg"] == "ML-DSA-65-Ed25519"
     # a broken Authorization header does not make them fail
     for path in ("/v1/health", "/v1/server-key"):
         r = await world.wire.send("GET", path, headers={"Authorization": "Bearer x.y.z"})

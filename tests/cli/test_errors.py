@@ -78,12 +78,13 @@ def test_keygen_never_prints_private_keys(cli, monkeypatch: pytest.MonkeyPatch) 
     assert r.rc == 0
     signing = json.loads(Path("keys/UZ/desk/signing.jwk").read_text())
     enc = json.loads(Path("keys/UZ/desk/encryption.jwk").read_text())
-    for secret in (signing["d"], enc["x25519_d"], enc["mlkem768_d"]):
+    secrets = (signing["ed25519_d"], signing["mldsa65_d"], enc["x25519_d"], enc["mlkem768_d"])
+    for secret in secrets:
         assert secret not in r.out and secret not in r.err
     public = json.loads(Path("keys/UZ/desk/public.json").read_text())
-    for secret in (signing["d"], enc["x25519_d"], enc["mlkem768_d"]):
+    for secret in secrets:
         assert secret not in json.dumps(public)  # the hand-off file is public keys only
-    assert public["signing"]["x"] == signing["x"]
+    assert public["signing"]["mldsa65"] == signing["mldsa65"]  # hybrid by default
     assert public["encryption"]["kid"] == enc["kid"]
     assert f"fingerprint by phone:  {public['fingerprint']}" in r.out
 

@@ -25,7 +25,7 @@ from schemathesis.config import SchemathesisConfig
 
 from exchange.api.openapi import document
 from exchange.crypto import tokens
-from exchange.crypto.keys import Ed25519Signer
+from exchange.crypto.keys import Ed25519Signer, signer_from_jwk
 from exchange.keyfiles import read_json, read_profile
 
 #: examples per operation and mode; 26 operations, two modes, two credentials, two
@@ -84,7 +84,7 @@ def served(
 
     asyncio.run(up())
     profile = read_profile(srv.admin_profile)
-    signer = Ed25519Signer.from_jwk(read_json(srv.admin_profile / "signing.jwk"))
+    signer = signer_from_jwk(read_json(srv.admin_profile / "signing.jwk"))
     yield Served(srv, profile.client_id, signer, {"anonymous": [], "admin": []})
     asyncio.run(srv.stop())
     if name is not None:

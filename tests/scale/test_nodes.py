@@ -18,7 +18,7 @@ from exchange.bulletin.validate import new_bulletin
 from exchange.config import Limits, ServerConfig
 from exchange.crypto import tokens
 from exchange.crypto.envelope import seal
-from exchange.crypto.keys import Ed25519Signer, EncryptionPrivateKey
+from exchange.crypto.keys import EncryptionPrivateKey, signer_from_jwk
 from exchange.server import RunningServer, open_exchange, start
 
 
@@ -209,7 +209,7 @@ async def test_token_for_one_node_path_is_bound(harness: Harness) -> None:
     audit log on another node."""
     node_b = await second_node(harness)
     try:
-        signer = Ed25519Signer.from_jwk(
+        signer = signer_from_jwk(
             json.loads((harness.keys_dir / "OPERATOR" / "admin" / "signing.jwk").read_text())
         )
         token = tokens.make_request_token(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from http_message_signatures import HTTPMessageSigner, algorithms
 
-from exchange.crypto.keys import Ed25519Signer
+from exchange.crypto.keys import HybridSigner, SigningKey
 
 __all__ = ["COVERED", "LABEL", "TAG", "sign_push"]
 
@@ -32,10 +32,12 @@ class _Message:
 
 
 def sign_push(
-    signer: Ed25519Signer, url: str, body: bytes, *, nonce: str, created: int
+    signer: SigningKey, url: str, body: bytes, *, nonce: str, created: int
 ) -> dict[str, str]:
     """The headers of one signed POST of ``body`` to ``url``: Content-Type,
-    Content-Digest, Signature-Input and Signature."""
+    Content-Digest, Signature-Input and Signature. RFC 9421 has no composite algorithm,
+    so a hybrid server key signs pushes with its Ed25519 half (ADR 0012): a push is a
+    short-lived notice, not evidence kept for years."""
     msg = _Message("POST", url, {"Content-Type": CONTENT_TYPE})
     hms = HTTPMessageSigner(signature_algorithm=algorithms.ED25519)
     prepared = hms.prepare(
@@ -48,5 +50,6 @@ def sign_push(
         covered_component_ids=COVERED,
         body=body,
     )
-    hms.apply(msg, prepared, signer.sign(prepared.signature_base))
+    sign = signer.sign_classical if isinstance(signer, HybridSigner) else signer.sign
+    hms.apply(msg, prepared, sign(prepared.signature_base))
     return dict(msg.headers)
