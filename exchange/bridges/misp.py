@@ -198,14 +198,18 @@ def draft_from_misp(text: str | bytes, source: str = "MISP", *, now: int | None 
                 continue  # the category tags already gave them
             if not _put(body, comment.removeprefix(_PREFIX), _value(name.split(".")[-1], attr)):
                 d.warn(f"Attribute {one_line(comment, 60)}", "clashes with another: not carried")
-        elif comment in ("avsec:exp", "avsec:supersedes", "avsec:lang"):
+        elif comment in (
+            "avsec:exp",
+            "avsec:supersedes",
+            "avsec:lang",
+            "avsec:handling",
+            "avsec:in_reply_to",
+        ):
             value = attr.get("value")
             if comment == "avsec:exp":
                 value = int(str(value)) if str(value).isdigit() else None
             if isinstance(value, (str, int)):
                 f[comment[6:]] = value
-        elif comment in ("avsec:handling", "avsec:in_reply_to"):
-            d.warn(comment[6:], f"{one_line(attr.get('value'))!r}: set it by hand when posting")
         elif comment in ("avsec:sender", "avsec:log_index", "avsec:seq"):
             d.warn(f"Attribute {comment}", "the original's, not carried (a post is new)")
         else:

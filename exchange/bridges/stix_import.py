@@ -48,9 +48,15 @@ _USED: Final = frozenset(
 )
 #: Extension fields that record where the original came from; a re-post is new.
 _PROVENANCE: Final = ("bid", "iss", "sender", "iat", "seq", "log_index", "accepted_at")
-_CARRIED: Final = ("priority", "exp", "supersedes", "groups", "to")
-#: Bulletin fields that ``exchange post`` does not read from a file (yet): named, not lost.
-_BY_HAND: Final = ("handling", "in_reply_to")
+_CARRIED: Final = (
+    "priority",
+    "exp",
+    "supersedes",
+    "groups",
+    "to",
+    "handling",
+    "in_reply_to",
+)
 
 
 def _parse(text: str | bytes) -> list[dict[str, Any]]:
@@ -97,9 +103,6 @@ def _from_extension(ext: dict[str, Any], d: Draft) -> None:
     for key in _CARRIED:
         if ext.get(key) is not None:
             f[key] = ext[key]
-    for key in _BY_HAND:
-        if ext.get(key) is not None:
-            d.warn(f"extension.{key}", f"{one_line(ext[key])!r}: set it by hand when posting")
     for key in _PROVENANCE:
         if key in ext:
             d.warn(f"extension.{key}", "the original's, not carried (a post is a new bulletin)")

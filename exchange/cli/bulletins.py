@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from exchange.bulletin.validate import new_bulletin
+from exchange.bulletin.validate import OPTIONAL_FIELDS, new_bulletin
 from exchange.bulletin.vocab import PRIORITIES, SUBSCRIBERS, TLPS, TYPES, meets_min_priority
 from exchange.cli._common import (
     add_profile,
@@ -34,7 +34,7 @@ LEDGER_HEADERS = ("PARTY", "DELIVERED", "RECEIVED", "READ", "ACTIONED", "OVERDUE
 #: Fields a bulletin file may give; v, iss and iat are filled in when it is posted.
 _FILE_FIELDS = frozenset(
     {"bid", "groups", "to", "type", "priority", "tlp", "exp", "supersedes", "title", "lang"}
-)
+) | frozenset(OPTIONAL_FIELDS)
 _TIME_FIELDS = ("valid_from", "valid_until", "effective_from", "effective_until", "respond_by")
 
 
@@ -59,6 +59,8 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--body-file", metavar="FILE", help="the body as .json or .yaml")
     p.add_argument("--expires-in", type=float, metavar="HOURS", help="set exp to now + HOURS")
     p.add_argument("--supersedes", metavar="BID")
+    p.add_argument("--handling", metavar="TEXT", help='e.g. "RESTRICTED: no onward distribution"')
+    p.add_argument("--in-reply-to", metavar="BID", help="the bulletin this one answers")
     p.add_argument(
         "--to-subscribers", action="store_true", help=f"also send to {SUBSCRIBERS} (feeds)"
     )
@@ -139,6 +141,8 @@ def bulletin_from(args: argparse.Namespace, party: str, now: int) -> dict[str, A
         "tlp": args.tlp,
         "lang": args.lang,
         "supersedes": args.supersedes,
+        "handling": args.handling,
+        "in_reply_to": args.in_reply_to,
     }
     fields.update({k: v for k, v in flags.items() if v is not None})
     if args.expires_in is not None:
