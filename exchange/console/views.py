@@ -13,6 +13,7 @@ from aiohttp import web
 
 from exchange.bulletin.vocab import PRIORITIES, TYPES, priority_rank
 from exchange.client.record import ACK_STATUSES
+from exchange.client.sent import sent as sent_page
 from exchange.console import i18n
 from exchange.console.app import STATE_KEY, render
 from exchange.console.security import redirect
@@ -230,12 +231,47 @@ async def ack(request: web.Request) -> web.Response:
 # --- sent and the delivery ledger ----------------------------------------------------------
 
 
+#: The newest of a party's posted bulletins the Sent page lists.
+SENT_SHOWN = 200
+
+
+async def _sent_rows(state: Any) -> tuple[list[dict[str, Any]], str | None]:
+    """Every bulletin the party posted, from any desk or the CLI (``GET /v1/sent``), with
+    its ledger in numbers; the title only where this console posted it, since a sender
+    holds no key to its own envelope. Newest first; the error, if the server did not
+    answer (then only this console's record is shown)."""
+    own = state.record.sent
+    rows: dict[str, dict[str, Any]] = {}
+    error = None
+    try:
+        after = 0
+        while True:
+            page, after = await sent_page(state.client, after=after, limit=100)
+            for item in page:
+                rows[item["bid"]] = {**item, "title": None, "lang": None}
+            if len(page) < 100:
+                break
+    except ExchangeError as exc:
+        error = exc.detail
+    for bid, mine in own.items():
+        row = rows.setdefault(
+            bid,
+            {"seq": mine.seq, "bid": bid, "type": mine.type, "priority": mine.priority},
+        )
+        row.update(tlp=mine.tlp, title=mine.title, lang=mine.lang, posted_at=mine.posted_at)
+        row.setdefault("recipients", len(mine.recipients))
+    ordered = sorted(rows.values(), key=lambda r: int(r["seq"]), reverse=True)
+    return ordered[:SENT_SHOWN], error
+
+
 @routes.get("/sent")
 async def sent(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
-    items = sorted(state.record.sent.values(), key=lambda s: s.seq, reverse=True)
+    items, error = await _sent_rows(state)
     escalations = list(reversed(state.escalations[-20:]))
-    return render(request, "sent.html", {"items": items, "escalations": escalations})
+    return render(
+        request, "sent.html", {"items": items, "escalations": escalations, "error": error}
+    )
 
 
 def _grid(ledger: dict[str, Any]) -> list[dict[str, Any]]:
