@@ -17,8 +17,20 @@ _SERVER = ["exchange.api", "exchange.service", "exchange.store", "exchange.serve
 _MAY_BLOCK: dict[str, set[str]] = {
     "exchange/server.py": {"init", "open_exchange"},
     "exchange/keyfiles.py": {"read_profile", "write_profile", "write_private_jwk"},
-    "exchange/store/migrate.py": {"<lambda>", "upgrade", "_upgrade"},
-    "exchange/store/migrations/env.py": {"run_migrations_online", "do_run_migrations"},
+    # start-up and `exchange migrate`: the schema's revisions are read from the package's
+    # files, a SQLite file is looked for before it is opened
+    "exchange/store/migrate.py": {
+        "<lambda>",
+        "upgrade",
+        "_upgrade",
+        "_config",
+        "_scripts",
+        "_head",
+        "require_database",
+        "schema_state",
+        "check_schema",
+    },
+    "exchange/store/migrations/env.py": {"<module>", "_run"},
     # opening (engine set-up reads the file system) and closing (joins its threads)
     "exchange/store/db.py": {"__init__", "close"},
     # asyncpg looks for ~/.pgpass (one stat) when it opens a connection: pool growth only

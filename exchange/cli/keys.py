@@ -19,6 +19,7 @@ from exchange.keyfiles import (
     write_json,
     write_secret_json,
 )
+from exchange.keystore import public_signing_jwk
 from exchange.partykeys import install_keys, local_keys, open_transfer, rotate, seal_transfer
 
 __all__ = ["add_parser", "copy_warning"]
@@ -118,8 +119,7 @@ async def cmd_rotate(args: argparse.Namespace) -> int:
     folder = profile_folder(args)
     profile = read_profile(folder)
     new, old = rotate(folder)
-    signing = read_json(folder / "signing.jwk")
-    public = {k: v for k, v in signing.items() if k != "d"}
+    public = public_signing_jwk(read_json(folder / "signing.jwk"))  # any kind of key
     bundle = public_bundle(profile.client_id, public, new.public.to_jwk())
     write_json(folder / PUBLIC_FILE, bundle)
     print(f"new party key {new.kid} ({new.alg}) for {profile.party}; {old} kept in retired/")

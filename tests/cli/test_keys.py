@@ -40,9 +40,15 @@ def test_hand_off_by_public_file(cli, running, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda b, priv: b["signing"].update(d=priv["d"]), "holds private key material"),
+        (
+            lambda b, priv: b["signing"].update(ed25519_d=priv["ed25519_d"]),
+            "holds private key material",
+        ),
         (lambda b, priv: b.update(extra={"x25519_d": "AAAA"}), "holds private key material"),
-        (lambda b, priv: b["signing"].update(x=b["encryption"]["kid"]), "does not match its keys"),
+        (
+            lambda b, priv: b["signing"].update(ed25519=b["encryption"]["kid"]),
+            "does not match its keys",
+        ),
         (lambda b, priv: b.update(client_id="KZ/other"), "is for KZ/other, not KZ/ops"),
         (lambda b, priv: b.pop("format"), "not a public key file written by 'exchange keygen'"),
     ],
@@ -59,7 +65,7 @@ def test_refused_files(cli, tmp_path: Path, change, message: str) -> None:
     (tmp_path / "bad.json").write_text(json.dumps(bundle))
     r = cli("admin", "client", "add", "KZ/ops", "--roles", "reader", "--public", "bad.json")
     assert r.rc == 1 and message in r.err, r.err
-    assert private["d"] not in r.err
+    assert private["ed25519_d"] not in r.err and private["mldsa65_d"] not in r.err
 
 
 @pytest.mark.parametrize("option", ["--jwk", "--public"])
