@@ -198,6 +198,6 @@ def test_cli_keygen_pkcs11(token, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert load_signer(tmp_path / "keys/KZ/hsm/signing.jwk").kid == doc["kid"]
     assert doc["kid"] in out and "token reference" in out
     # a bad URI is one line and a non-zero exit
-    rc = main(["keygen", "KZ/bad", "--server-kid", "k" * 43, "--pkcs11", "pkcs11:object=x"])
+    rc = main(["keygen", "UZ/bad", "--server-kid", "k" * 43, "--pkcs11", "pkcs11:object=x"])
     assert rc != 0
     assert "must name the token" in capsys.readouterr().err
