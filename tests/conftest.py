@@ -33,6 +33,9 @@ _MAY_BLOCK: dict[str, set[str]] = {
     "exchange/store/migrations/env.py": {"<module>", "_run"},
     # opening (engine set-up reads the file system) and closing (joins its threads)
     "exchange/store/db.py": {"__init__", "close"},
+    # a test's stand-in for a slow report query (on PostgreSQL it runs on the loop's
+    # greenlet, as the real query's driver calls do without blocking)
+    "tests/reports/test_limits.py": {"slow"},
     # asyncpg looks for ~/.pgpass (one stat) when it opens a connection: pool growth only
     "asyncpg/connect_utils.py": {"_read_password_from_pgpass", "_parse_connect_dsn_and_args"},
 }
