@@ -61,7 +61,7 @@ def fill(workdir: Path, envelope: str, n: int, sender: Party, recipients: list[s
 
     from sqlalchemy import create_engine, insert, text
 
-    from exchange.crypto._b64 import b64u_encode
+    from exchange.crypto import b64u_encode
     from exchange.store import schema as s
 
     t0 = time.perf_counter()

@@ -26,8 +26,7 @@ from exchange.cli._render import CHECKS, Opened, mark
 from exchange.cli.bulletins import LEDGER_HEADERS, ledger_rows
 from exchange.client import ExchangeClient
 from exchange.config import ServerConfig
-from exchange.crypto import jws
-from exchange.crypto._b64 import b64u_decode
+from exchange.crypto import b64u_decode, jws
 from exchange.crypto.keys import EncryptionPrivateKey, generate_signer
 from exchange.errors import BadSignature, StorageError
 from exchange.keyfiles import read_profile

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from exchange.audit.canonical import canonical_json
-from exchange.crypto._b64 import b64u_encode
+from exchange.crypto import b64u_encode
 
 __all__ = ["directory_digest"]
 

@@ -18,8 +18,7 @@ from exchange.bulletin.validate import validate_bulletin
 from exchange.client._problems import error_from_problem
 from exchange.client.audit import LogMonitor
 from exchange.client.directory import Directory, parse_directory
-from exchange.crypto import jws, tokens
-from exchange.crypto._b64 import b64u_encode
+from exchange.crypto import b64u_encode, jws, tokens
 from exchange.crypto.envelope import OpenedBulletin, open_envelope, seal, verify_envelope
 from exchange.crypto.keys import (
     EncryptionPrivateKey,

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from exchange.audit import merkle
 from exchange.audit.digest import directory_digest
-from exchange.crypto import jws
-from exchange.crypto._b64 import b64u_decode
+from exchange.crypto import b64u_decode, jws
 from exchange.errors import ExchangeError, LogInconsistent
 
 if TYPE_CHECKING:

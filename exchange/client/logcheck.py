@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from exchange.audit import merkle
 from exchange.client.audit import LogMonitor, TreeHead, proof_hashes
-from exchange.crypto._b64 import b64u_decode
+from exchange.crypto import b64u_decode
 
 __all__ = ["LogReport", "verify_log"]
 

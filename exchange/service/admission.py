@@ -18,8 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from exchange.audit.canonical import canonical_json
 from exchange.bulletin.validate import validate_metadata
-from exchange.crypto import jws
-from exchange.crypto._b64 import b64u_encode
+from exchange.crypto import b64u_encode, jws
 from exchange.crypto.envelope import EnvelopeInfo, verify_envelope
 from exchange.crypto.keys import SigningPublicKey, parse_signing_jwk
 from exchange.errors import (

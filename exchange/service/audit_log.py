@@ -6,8 +6,7 @@ from typing import Any
 
 from exchange.audit.canonical import canonical_json
 from exchange.audit.tree import MerkleCache
-from exchange.crypto import jws
-from exchange.crypto._b64 import b64u_encode
+from exchange.crypto import b64u_encode, jws
 from exchange.errors import InputError
 from exchange.service.core import Exchange
 from exchange.store import audit as audit_store

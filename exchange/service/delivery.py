@@ -8,8 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from exchange.crypto import _json, jws
-from exchange.crypto._b64 import b64u_encode
+from exchange.crypto import _json, b64u_encode, jws
 from exchange.crypto.keys import parse_signing_jwk
 from exchange.errors import AuthError, Forbidden, InputError, NotFound, StorageError
 from exchange.service import alerts

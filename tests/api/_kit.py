@@ -17,7 +17,7 @@ import aiohttp
 from yarl import URL
 
 from exchange.config import Limits
-from exchange.crypto._b64 import b64u_encode
+from exchange.crypto import b64u_encode
 from exchange.crypto.keys import Ed25519Signer
 
 PROBLEM_MEMBERS = ("type", "title", "status", "detail")
@@ -271,7 +271,7 @@ class World:
 
     async def directory(self, who: Caller | None = None) -> dict[str, Any]:
         """The directory payload (the signature is checked in test_directory.py)."""
-        from exchange.crypto._b64 import b64u_decode
+        from exchange.crypto import b64u_decode
 
         r = await self.wire.call(who or self.admin, "GET", "/v1/directory")
         assert r.status == 200, r.raw

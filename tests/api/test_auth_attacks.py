@@ -33,7 +33,7 @@ from api._kit import (
 )
 from cryptography.hazmat.primitives import serialization
 
-from exchange.crypto._b64 import b64u_decode, b64u_encode
+from exchange.crypto import b64u_decode, b64u_encode
 from exchange.crypto.keys import Ed25519Signer, EncryptionPrivateKey
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from jwcrypto import jwk as jwcrypto_jwk
 from jwcrypto import jws as jwcrypto_jws
 
-from exchange.crypto._b64 import b64u_decode, b64u_encode
+from exchange.crypto import b64u_decode, b64u_encode
 from exchange.crypto.keys import EncryptionPrivateKey
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -14,7 +14,7 @@ import pytest_asyncio
 from api._kit import World, assert_problem, compact, token
 from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
 
-from exchange.crypto._b64 import b64u_encode
+from exchange.crypto import b64u_encode
 from exchange.crypto.keys import Ed25519Signer, EncryptionPrivateKey
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -277,7 +277,7 @@ async def test_identity_point_key_would_forge_but_cannot_be_registered(world_kz:
         path="/v1/directory",
     )
     _, payload, _ = claims_tok.split(".")
-    from exchange.crypto._b64 import b64u_decode
+    from exchange.crypto import b64u_decode
 
     for kid in (identity_kid, w.admin.signer.kid):
         header = {"alg": "EdDSA", "typ": "avsec-req+jwt", "kid": kid}

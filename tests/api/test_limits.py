@@ -88,7 +88,7 @@ async def test_default_maximum_is_2_mib(world: World) -> None:
 
 
 async def _directory(wire: Any, who: Caller) -> dict[str, Any]:
-    from exchange.crypto._b64 import b64u_decode
+    from exchange.crypto import b64u_decode
 
     r = await wire.call(who, "GET", "/v1/directory")
     assert r.status == 200

@@ -7,7 +7,7 @@ import json
 
 from support import Harness
 
-from exchange.crypto._b64 import b64u_decode
+from exchange.crypto import b64u_decode
 
 
 async def test_directory_verifies_after_add_party(harness: Harness) -> None:

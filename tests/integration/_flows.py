@@ -14,8 +14,7 @@ from support import Harness
 
 from exchange.bulletin.validate import new_bulletin
 from exchange.client import ExchangeClient
-from exchange.crypto import jws
-from exchange.crypto._b64 import b64u_decode, b64u_encode
+from exchange.crypto import b64u_decode, b64u_encode, jws
 from exchange.crypto.envelope import seal
 from exchange.crypto.keys import Ed25519Signer, Signer
 

@@ -20,8 +20,7 @@ from integration._flows import (
 )
 from support import CAC, Harness
 
-from exchange.crypto import jws
-from exchange.crypto._b64 import b64u_decode
+from exchange.crypto import b64u_decode, jws
 
 GROUP = frozenset(CAC) | {"ICAO"}
 

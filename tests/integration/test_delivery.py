@@ -22,8 +22,7 @@ from integration._flows import (
 )
 from support import CAC, Harness
 
-from exchange.crypto import jws
-from exchange.crypto._b64 import b64u_decode, b64u_encode
+from exchange.crypto import b64u_decode, b64u_encode, jws
 from exchange.crypto.keys import EncryptionPrivateKey
 from exchange.errors import Forbidden, InputError, NotFound
 

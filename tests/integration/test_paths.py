@@ -9,7 +9,7 @@ from integration._flows import MakeHarness, ack_token, post_raw, seal_to, threat
 from support import Harness
 
 from exchange.config import Limits
-from exchange.crypto._b64 import b64u_encode
+from exchange.crypto import b64u_encode
 
 BAD_BIDS = ["%00", "a%00b", "%C3%A9", "x" * 65, "%FF", "%20", "A" * 36]
 

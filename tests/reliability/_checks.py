@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from exchange.client.audit import LogMonitor, TreeHead
 from exchange.client.logcheck import verify_log
-from exchange.crypto._b64 import b64u_decode
+from exchange.crypto import b64u_decode
 from exchange.store.db import Database
 
 __all__ = ["Receipted", "check_consistent", "check_database"]

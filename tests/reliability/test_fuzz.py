@@ -30,8 +30,7 @@ from yarl import URL
 
 from exchange.bulletin.validate import new_bulletin
 from exchange.config import Limits
-from exchange.crypto import jws, tokens
-from exchange.crypto._b64 import b64u_decode, b64u_encode
+from exchange.crypto import b64u_decode, b64u_encode, jws, tokens
 from exchange.crypto.envelope import seal
 from exchange.crypto.keys import Ed25519Signer
 

@@ -19,8 +19,7 @@ from support import Harness, start_harness
 
 from exchange.bulletin.validate import new_bulletin
 from exchange.config import Limits
-from exchange.crypto import jws
-from exchange.crypto._b64 import b64u_decode, b64u_encode
+from exchange.crypto import b64u_decode, b64u_encode, jws
 from exchange.crypto.envelope import seal
 
 SMALL = Limits(
