@@ -62,3 +62,20 @@ async def test_disabled_reads_every_time() -> None:
     await cache.by_kid("kid1")
     await cache.by_kid("kid1")
     assert db.reads == 2
+
+
+async def test_the_cache_is_bounded_and_keeps_recent_rows(monkeypatch: Any) -> None:
+    from exchange.service import clients
+
+    monkeypatch.setattr(clients, "_MAX", 2)
+    db = _Db(_row("active"), _row("active"), _row("active"), _row("active"))
+    cache = ClientCache(db, enabled=True)  # type: ignore[arg-type]
+    await cache.by_kid("k1")
+    await cache.by_kid("k2")
+    await cache.by_kid("k1")  # a hit: k1 is now the most recent
+    await cache.by_kid("k3")  # full: k2 goes, not everything
+    assert db.reads == 3
+    await cache.by_kid("k1")
+    assert db.reads == 3
+    await cache.by_kid("k2")
+    assert db.reads == 4
