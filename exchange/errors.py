@@ -10,9 +10,11 @@ retry as is) and :class:`StorageError` (a transport or storage failure, retry la
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 __all__ = [
+    "BY_CODE",
     "AuthError",
     "BadInnerSignature",
     "BadSignature",
@@ -30,17 +32,20 @@ __all__ = [
     "LogInconsistent",
     "MalformedEnvelope",
     "MetadataMismatch",
+    "MethodNotAllowed",
     "NotARecipient",
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
     "RecipientMismatch",
+    "RequestTimeout",
     "StorageError",
     "Unavailable",
     "UnknownKey",
     "UnsupportedAlgorithm",
     "UnsupportedMediaType",
     "UnwrapFailed",
+    "class_for_status",
 ]
 
 
@@ -80,6 +85,20 @@ class InputError(ExchangeError):
     code = "invalid-request"
     status = 400
     title = "Invalid request"
+
+
+class MethodNotAllowed(InputError):
+    code = "method-not-allowed"
+    status = 405
+    title = "Method not allowed"
+
+
+class RequestTimeout(InputError):
+    """The request's body did not arrive in time (slow clients, ``Limits.body_timeout``)."""
+
+    code = "request-timeout"
+    status = 408
+    title = "Request timeout"
 
 
 class UnsupportedMediaType(InputError):
@@ -225,8 +244,9 @@ class RateLimited(ExchangeError):
     status = 429
     title = "Too many requests"
 
-    def __init__(self, detail: str | None = None, *, retry_after: int = 1) -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str | None = None, *, retry_after: int = 1, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        #: seconds to wait before retrying (the ``Retry-After`` header)
         self.retry_after = retry_after
 
 
@@ -240,9 +260,81 @@ class StorageError(ExchangeError):
     status = 503
     title = "Service unavailable"
 
+    def __init__(self, detail: str | None = None, *, retry_after: int = 1, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        #: seconds to wait before retrying (the ``Retry-After`` header)
+        self.retry_after = retry_after
+
 
 class Unavailable(StorageError):
     """Overload or shutdown: retry later."""
 
     code = "overloaded"
     title = "Service overloaded"
+
+
+# --- the registry: problem ``type`` code -> class ---------------------------------------
+
+#: Every class of the tree, listed once by hand: a peer's problem+json ``type`` is looked
+#: up here (``tests/test_errors.py`` checks that no class is missing and no code repeats).
+_ALL: tuple[type[ExchangeError], ...] = (
+    ExchangeError,
+    InputError,
+    MethodNotAllowed,
+    RequestTimeout,
+    UnsupportedMediaType,
+    InvalidBulletin,
+    InvalidKey,
+    CryptoError,
+    MalformedEnvelope,
+    UnsupportedAlgorithm,
+    UnknownKey,
+    BadSignature,
+    DuplicateRecipient,
+    NotARecipient,
+    UnwrapFailed,
+    CommitmentMismatch,
+    DecryptFailed,
+    BadInnerSignature,
+    LogInconsistent,
+    MetadataMismatch,
+    AuthError,
+    Forbidden,
+    NotFound,
+    Conflict,
+    PayloadTooLarge,
+    RecipientMismatch,
+    EndpointRefused,
+    RateLimited,
+    StorageError,
+    Unavailable,
+)
+
+#: problem ``type`` code (``urn:avsec:error:<code>``) -> class
+BY_CODE: Mapping[str, type[ExchangeError]] = {cls.code: cls for cls in _ALL}
+
+#: the class an HTTP status stands for when the answer names no code we know (a proxy's
+#: 502, aiohttp's own 400): the most general class with that status
+_BY_STATUS: Mapping[int, type[ExchangeError]] = {
+    400: InputError,
+    401: AuthError,
+    403: Forbidden,
+    404: NotFound,
+    405: MethodNotAllowed,
+    408: RequestTimeout,
+    409: Conflict,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+    429: RateLimited,
+    502: StorageError,
+    503: StorageError,
+    504: StorageError,
+}
+
+
+def class_for_status(status: int) -> type[ExchangeError]:
+    """The class for an HTTP error status: its own, else ``InputError`` for any other
+    4xx (the request was refused as is) and ``ExchangeError`` for the rest."""
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    return InputError if 400 <= status < 500 else ExchangeError

@@ -9,33 +9,19 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from exchange.errors import (
-    ExchangeError,
-    InputError,
-    NotFound,
-    PayloadTooLarge,
-    RateLimited,
-)
+from exchange.errors import ExchangeError, RateLimited, StorageError, class_for_status
 
-__all__ = ["MethodNotAllowed", "problem_middleware", "problem_response"]
+__all__ = ["problem_middleware", "problem_response"]
 
 log = logging.getLogger("exchange.api")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class MethodNotAllowed(InputError):
-    code = "method-not-allowed"
-    status = 405
-    title = "Method not allowed"
-
-
 def problem_response(err: ExchangeError, *, headers: dict[str, str] | None = None) -> web.Response:
     headers = dict(headers or {})
-    if isinstance(err, RateLimited):
+    if isinstance(err, (RateLimited, StorageError)):
         headers["Retry-After"] = str(err.retry_after)
-    elif err.status == 503:
-        headers["Retry-After"] = "1"
     elif err.status == 401:
         headers["WWW-Authenticate"] = "Bearer"  # RFC 9110 §15.5.2: a 401 MUST carry it
     return web.Response(
@@ -46,16 +32,16 @@ def problem_response(err: ExchangeError, *, headers: dict[str, str] | None = Non
     )
 
 
+_HTTP_DETAIL = {
+    413: "request body exceeds the configured maximum",
+    404: "no such resource",
+    405: "method not allowed on this resource",
+}
+
+
 def _from_http(exc: web.HTTPException) -> ExchangeError:
-    if exc.status == 413:
-        return PayloadTooLarge("request body exceeds the configured maximum")
-    if exc.status == 404:
-        return NotFound("no such resource")
-    if exc.status == 405:
-        return MethodNotAllowed("method not allowed on this resource")
-    err = InputError(exc.reason or "bad request")
-    err.status = exc.status  # type: ignore[misc]
-    return err
+    """aiohttp's own refusals (routing, body size, the node's gate) in the one tree."""
+    return class_for_status(exc.status)(_HTTP_DETAIL.get(exc.status) or exc.reason or "bad request")
 
 
 @web.middleware

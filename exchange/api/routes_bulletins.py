@@ -10,18 +10,12 @@ from aiohttp import web
 
 from exchange.api.keys import EXCHANGE, authenticate
 from exchange.api.parse import query_int
-from exchange.errors import InputError, NotFound
+from exchange.errors import InputError, NotFound, UnsupportedMediaType
 from exchange.service import admission, delivery
 
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
-
-
-class UnsupportedMediaType(InputError):
-    code = "unsupported-media-type"
-    status = 415
-    title = "Unsupported media type"
 
 
 #: PROTOCOL §4: a bid is a UUID; admission takes the lower-case canonical form only

@@ -6,32 +6,35 @@ from typing import Any
 
 from exchange import errors
 
-__all__ = ["error_from_problem"]
+__all__ = ["error_from_problem", "retry_after_seconds"]
+
+_MEMBERS = ("type", "title", "status", "detail")
+#: a server asking for a longer pause than this is waited for this long at most
+MAX_RETRY_AFTER = 3600
 
 
-def _classes() -> dict[str, type[errors.ExchangeError]]:
-    out: dict[str, type[errors.ExchangeError]] = {}
-    stack: list[type[errors.ExchangeError]] = [errors.ExchangeError]
-    while stack:
-        cls = stack.pop()
-        out.setdefault(cls.code, cls)
-        stack.extend(cls.__subclasses__())
-    return out
+def retry_after_seconds(value: str | None) -> int:
+    """RFC 9110 §10.2.3 ``Retry-After`` as whole seconds (at least 1, at most an hour).
+    An HTTP date or garbage counts as 1 s: the exchange only ever sends seconds."""
+    try:
+        seconds = int((value or "").strip())
+    except ValueError:
+        return 1
+    return min(max(seconds, 1), MAX_RETRY_AFTER)
 
 
-_BY_CODE = _classes()
-
-
-def error_from_problem(status: int, problem: Any) -> errors.ExchangeError:
+def error_from_problem(
+    status: int, problem: Any, *, retry_after: str | None = None
+) -> errors.ExchangeError:
+    """The class named by the problem's ``type`` (the explicit registry
+    ``errors.BY_CODE``), else the class of the HTTP status; 429 and 503 carry
+    ``retry_after`` from the ``Retry-After`` header."""
     if not isinstance(problem, dict):
         problem = {}
-    type_uri = str(problem.get("type", ""))
-    code = type_uri.removeprefix("urn:avsec:error:")
-    cls = _BY_CODE.get(code, errors.ExchangeError)
-    extra = {k: v for k, v in problem.items() if k not in ("type", "title", "status", "detail")}
-    if cls is errors.RateLimited:
-        return errors.RateLimited(str(problem.get("detail") or ""), retry_after=1)
-    err = cls(str(problem.get("detail") or f"HTTP {status}"), **extra)
-    if err.status != status:
-        err.status = status  # type: ignore[misc]
-    return err
+    code = str(problem.get("type", "")).removeprefix("urn:avsec:error:")
+    cls = errors.BY_CODE.get(code) or errors.class_for_status(status)
+    detail = str(problem.get("detail") or f"HTTP {status}")
+    extra = {k: v for k, v in problem.items() if k not in _MEMBERS}
+    if issubclass(cls, (errors.RateLimited, errors.StorageError)):
+        return cls(detail, retry_after=retry_after_seconds(retry_after), **extra)
+    return cls(detail, **extra)
