@@ -8,35 +8,25 @@ import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from exchange.bulletin.validate import validate_bulletin
-from exchange.client._problems import error_from_problem
 from exchange.client.audit import LogMonitor
 from exchange.client.directory import Directory, parse_directory
-from exchange.crypto import b64u_encode, jws, tokens
+from exchange.client.receipt import Receipt, verify_receipt
+from exchange.client.stream import stream_messages
+from exchange.client.transport import Transport
+from exchange.crypto import b64u_encode, jws
 from exchange.crypto.envelope import OpenedBulletin, open_envelope, seal, verify_envelope
-from exchange.crypto.keys import (
-    EncryptionPrivateKey,
-    Signer,
-    SigningPublicKey,
-    parse_signing_jwk,
-)
+from exchange.crypto.keys import EncryptionPrivateKey, Signer
 from exchange.errors import (
-    AuthError,
     BadSignature,
     ExchangeError,
-    Forbidden,
     InputError,
     LogInconsistent,
     NotARecipient,
-    NotFound,
     RecipientMismatch,
-    StorageError,
 )
 from exchange.keyfiles import Profile, read_json, read_profile
 from exchange.keystore import load_signer
@@ -44,31 +34,11 @@ from exchange.routing import audience, recipients
 
 __all__ = ["ExchangeClient", "Receipt"]
 
-#: a refused stream handshake that retrying cannot fix (429 and 5xx are retried)
-_HANDSHAKE_REFUSALS: dict[int, type[ExchangeError]] = {
-    400: InputError,
-    401: AuthError,
-    403: Forbidden,
-    404: NotFound,
-}
 
+class ExchangeClient(Transport):
+    """A :class:`Transport` plus the party's keys, its copy of the directory and the
+    audit-log monitor: seal, post, open, ack and follow the stream."""
 
-@dataclass(frozen=True)
-class Receipt:
-    """A verified server receipt (PROTOCOL §7)."""
-
-    token: str
-    bid: str
-    seq: int
-    iss: str
-    recipients: tuple[str, ...]
-    envelope_sha256: str
-    accepted_at: str
-    log_index: int
-    created: bool
-
-
-class ExchangeClient:
     def __init__(
         self,
         *,
@@ -79,21 +49,22 @@ class ExchangeClient:
         server_kid: str | None = None,
         encryption_key: EncryptionPrivateKey | None = None,
         timeout: float = 30.0,
+        retry_wait: float = 0.0,
         verify_log: bool = True,
         sth_file: Path | None = None,
         retired_keys: list[EncryptionPrivateKey] | None = None,
     ) -> None:
-        self.server_url = server_url.rstrip("/")
-        self.client_id = client_id
-        self.party = client_id.split("/", 1)[0]
-        self.exchange_id = exchange_id
-        self.signer = signer
-        self.server_kid = server_kid
+        super().__init__(
+            server_url=server_url,
+            client_id=client_id,
+            exchange_id=exchange_id,
+            signer=signer,
+            server_kid=server_kid,
+            timeout=timeout,
+            retry_wait=retry_wait,
+        )
         self.encryption_key = encryption_key
         self.retired_keys = list(retired_keys or [])
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._session: aiohttp.ClientSession | None = None
-        self._server_key: SigningPublicKey | None = None
         self._directory: Directory | None = None
         #: PROTOCOL §8: the directory used for sealing, and each receipt, are checked
         #: against the audit log; tree heads only move forward with consistency proofs.
@@ -127,88 +98,6 @@ class ExchangeClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-        return self._session
-
-    # --- transport ----------------------------------------------------------------------
-
-    def token(self, method: str, path: str, body: bytes | None = None) -> str:
-        return tokens.make_request_token(
-            self.signer,
-            client_id=self.client_id,
-            aud=self.exchange_id,
-            method=method,
-            path=path,
-            body=body,
-            now=int(time.time()),
-        )
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        body: bytes | None = None,
-        content_type: str | None = None,
-        params: Mapping[str, str | int] | None = None,
-        auth: bool = True,
-    ) -> tuple[int, Any]:
-        """Send one signed request; problem+json answers raise the matching error.
-        The first signed request checks the server key against the pinned kid, so that
-        no command talks to (or sends a token to) a server that is not the pinned one."""
-        if auth and self._server_key is None and self.server_kid is not None:
-            await self.server_key()
-        if json_body is not None:
-            body = json.dumps(json_body).encode()
-            content_type = "application/json"
-        headers = {}
-        if content_type:
-            headers["Content-Type"] = content_type
-        if auth:
-            headers["Authorization"] = "Bearer " + self.token(method, path, body)
-        try:
-            async with self.session.request(
-                method, self.server_url + path, data=body, headers=headers, params=params
-            ) as resp:
-                raw = await resp.read()
-                status = resp.status
-                ctype = resp.content_type
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise StorageError(f"cannot reach {self.server_url}: {exc}") from exc
-        try:
-            data = json.loads(raw) if raw else None
-        except ValueError:
-            data = None
-        if status >= 400:
-            raise error_from_problem(status, data if ctype == "application/problem+json" else {})
-        return status, data
-
-    # --- trust anchors --------------------------------------------------------------------
-
-    async def server_key(self) -> SigningPublicKey:
-        """The server's signing key; its kid must be the pinned one (PROTOCOL §7)."""
-        if self._server_key is None:
-            _, jwk = await self.request("GET", "/v1/server-key", auth=False)
-            key = parse_signing_jwk(jwk)
-            if self.server_kid is not None and key.kid != self.server_kid:
-                raise BadSignature(
-                    f"the server at {self.server_url} has key {key.kid}, but this profile "
-                    f"pinned {self.server_kid}: refusing to talk to it (ask the operator "
-                    "whether the server key changed)"
-                )
-            self.server_kid = key.kid
-            self._server_key = key
-        return self._server_key
 
     async def directory(self, *, refresh: bool = False) -> Directory:
         if self._directory is None or refresh:
@@ -256,20 +145,7 @@ class ExchangeClient:
         return Receipt(**{**receipt.__dict__, "created": status == 201})
 
     async def verify_receipt(self, token: str) -> Receipt:
-        key = await self.server_key()
-        v = jws.verify_compact(token, lambda k: key if k == key.kid else None, jws.TYP_RECEIPT)
-        p = json.loads(v.payload)
-        return Receipt(
-            token=token,
-            bid=p["bid"],
-            seq=p["seq"],
-            iss=p["iss"],
-            recipients=tuple(p["recipients"]),
-            envelope_sha256=p["envelope_sha256"],
-            accepted_at=p["accepted_at"],
-            log_index=p["log_index"],
-            created=True,
-        )
+        return verify_receipt(token, await self.server_key())
 
     async def open(self, envelope: str) -> OpenedBulletin:
         """Verify and decrypt with this party's key; every check of PROTOCOL §3."""
@@ -373,7 +249,7 @@ class ExchangeClient:
         _, data = await self.request("GET", f"/v1/bulletins/{bid}/status")
         return dict(data)
 
-    async def stream(
+    def stream(
         self,
         after: int = 0,
         *,
@@ -383,64 +259,16 @@ class ExchangeClient:
         heartbeats: bool = False,
         link_events: bool = False,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Stream messages; on a drop, reconnect and resume after the last seq seen.
-        ``link_events``: also yield ``{"kind": "disconnected", "last_contact", "error"}``
-        at each failed attempt and ``{"kind": "reconnected", "outage", "cursor"}``, so a
-        user can be told the stream is not live (times: epoch seconds)."""
-        cursor = after
-        delay = 0.2
-        last_contact: float | None = None
-        down_since: float | None = None
-        while True:
-            params: dict[str, str] = {"after": str(cursor)}
-            if min_priority:
-                params["min_priority"] = min_priority
-            if types:
-                params["types"] = ",".join(types)
-            params["access_token"] = self.token("GET", "/v1/stream")
-            try:
-                async with self.session.ws_connect(
-                    self.server_url + "/v1/stream", params=params, heartbeat=30.0
-                ) as ws:
-                    delay = 0.2
-                    last_contact = time.time()
-                    if link_events and down_since is not None:
-                        outage = last_contact - down_since
-                        yield {"kind": "reconnected", "outage": outage, "cursor": cursor}
-                    down_since = None
-                    async for msg in ws:
-                        if msg.type != aiohttp.WSMsgType.TEXT:
-                            break
-                        last_contact = time.time()
-                        data = json.loads(msg.data)
-                        if data.get("kind") == "bulletin":
-                            cursor = max(cursor, int(data["seq"]))
-                        elif data.get("kind") == "heartbeat":
-                            # everything up to the server's cursor was pushed, or filtered
-                            # out by this very stream's filters: resume after it
-                            if isinstance(data.get("cursor"), int):
-                                cursor = max(cursor, data["cursor"])
-                            if not heartbeats:
-                                continue
-                        yield data
-            except aiohttp.WSServerHandshakeError as exc:
-                # The handshake's problem+json body is not readable here: map by status.
-                refused = _HANDSHAKE_REFUSALS.get(exc.status)
-                if refused is not None:
-                    raise refused(f"the stream was refused: HTTP {exc.status}") from exc
-                error = f"HTTP {exc.status}"
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                error = str(exc) or type(exc).__name__
-            else:
-                error = "the server closed the stream"
-            if not reconnect:
-                return
-            if down_since is None:
-                down_since = time.time()
-            if link_events:
-                yield {"kind": "disconnected", "last_contact": last_contact, "error": error}
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+        """Stream messages (:func:`exchange.client.stream.stream_messages`)."""
+        return stream_messages(
+            self,
+            after,
+            min_priority=min_priority,
+            types=types,
+            reconnect=reconnect,
+            heartbeats=heartbeats,
+            link_events=link_events,
+        )
 
     # --- subscriptions and admin ------------------------------------------------------------
 

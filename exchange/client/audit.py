@@ -18,8 +18,9 @@ from exchange.crypto import b64u_decode, jws
 from exchange.errors import ExchangeError, LogInconsistent
 
 if TYPE_CHECKING:
-    from exchange.client.api import ExchangeClient, Receipt
     from exchange.client.directory import Directory
+    from exchange.client.receipt import Receipt
+    from exchange.client.transport import Transport as ExchangeClient
 
 __all__ = ["LogMonitor", "TreeHead", "directory_digest", "proof_hashes"]
 
