@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from exchange import vocab
+
 __all__ = ["ACK_DEADLINES", "LOG_LEVELS", "AlertsConfig", "Limits", "ServerConfig"]
 
 #: Default ack deadline per priority, in seconds (flash 15 min, immediate 1 h, ...).
@@ -29,15 +31,15 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 class Limits:
     """Limits on every untrusted input. Each one is named so it can be tuned and cited."""
 
-    max_body: int = 2 * 1024 * 1024  # PROTOCOL §7: default 2 MiB, 413 beyond
-    max_recipients: int = 500
+    max_body: int = vocab.MAX_BODY  # PROTOCOL §7: default 2 MiB, 413 beyond
+    max_recipients: int = vocab.MAX_RECIPIENTS
     max_groups: int = 64
-    max_header: int = 8 * 1024  # a JOSE protected header, a token
+    max_header: int = vocab.MAX_HEADER  # a JOSE protected header, a token
     max_json_depth: int = 32
-    clock_skew: int = 60  # PROTOCOL §6
-    token_lifetime: int = 300  # PROTOCOL §6: exp - iat
-    future_iat: int = 300  # PROTOCOL §5: a bulletin's iat in the future
-    past_iat: int = 24 * 60 * 60  # issue 17: a new bulletin dated further back is refused
+    clock_skew: int = vocab.CLOCK_SKEW  # PROTOCOL §6
+    token_lifetime: int = vocab.TOKEN_LIFETIME  # PROTOCOL §6: exp - iat
+    future_iat: int = vocab.FUTURE_IAT  # PROTOCOL §5: a bulletin's iat in the future
+    past_iat: int = vocab.PAST_IAT  # issue 17: a new bulletin dated further back is refused
     page_size: int = 100
     max_page_size: int = 1000
     audit_max_page: int = 1000

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from exchange.bulletin import vocab
+from exchange import vocab
 from exchange.crypto import _json
 from exchange.errors import InputError, UnsupportedMediaType
 
@@ -28,7 +28,7 @@ __all__ = [
 
 PARTY_ID = vocab.PARTY_ID_RE
 #: a key id is a base64url thumbprint (PROTOCOL §2)
-KID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+KID = vocab.KID_RE
 GROUP_ID = vocab.GROUP_ID_RE
 CLIENT_ID = vocab.CLIENT_ID_RE
 

@@ -16,16 +16,12 @@ from exchange.api.parse import (
     req_str,
     str_list,
 )
-from exchange.bulletin.vocab import PRIORITIES, TYPES
 from exchange.service import admin
+from exchange.vocab import CLIENT_ROLES, GROUP_ROLES, PARTY_KINDS, PRIORITIES, TYPES
 
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
-
-KINDS = ("state", "organization", "feed")
-ROLES = frozenset({"poster", "reader", "admin"})
-MEMBER_ROLES = ("chair", "member", "observer")
 
 
 @routes.post("/v1/admin/parties")
@@ -34,7 +30,7 @@ async def add_party(request: web.Request) -> web.Response:
     obj = json_request(request, body)
     pid = req_str(obj, "id", pattern=PARTY_ID, max_len=32)
     name = req_str(obj, "name", max_len=200)
-    kind = req_str(obj, "kind", choices=KINDS)
+    kind = req_str(obj, "kind", choices=PARTY_KINDS)
     v = await admin.add_party(request.app[EXCHANGE], caller, id=pid, name=name, kind=kind)
     return web.json_response({"id": pid, "name": name, "kind": kind, "version": v}, status=201)
 
@@ -45,7 +41,7 @@ async def add_client(request: web.Request) -> web.Response:
     obj = json_request(request, body)
     cid = req_str(obj, "id", pattern=CLIENT_ID, max_len=96)
     party = req_str(obj, "party", pattern=PARTY_ID, max_len=32)
-    roles = str_list(obj, "roles", choices=ROLES)
+    roles = str_list(obj, "roles", choices=CLIENT_ROLES)
     ex = request.app[EXCHANGE]
     kid, v = await admin.add_client(
         ex, caller, id=cid, party=party, roles=roles, jwk=obj.get("jwk")
@@ -90,7 +86,7 @@ async def set_member(request: web.Request) -> web.Response:
     caller, body = await authenticate(request)
     gid = check_id(request.match_info["gid"], GROUP_ID, "group id")
     party = check_id(request.match_info["party"], PARTY_ID, "party id")
-    role = req_str(json_request(request, body), "role", choices=MEMBER_ROLES)
+    role = req_str(json_request(request, body), "role", choices=GROUP_ROLES)
     v = await admin.set_member(request.app[EXCHANGE], caller, group=gid, party=party, role=role)
     return web.json_response({"group": gid, "party": party, "role": role, "version": v})
 

@@ -3,21 +3,18 @@ and dead letters (docs/alerts.md). Parse, call the service, format."""
 
 from __future__ import annotations
 
-import re
-
 from aiohttp import web
 
 from exchange.api.keys import EXCHANGE, authenticate
 from exchange.api.parse import PARTY_ID, check_id, json_request, opt_str, req_str, str_list
-from exchange.bulletin.vocab import PRIORITIES, TYPES
 from exchange.errors import InputError
 from exchange.service.alerts import endpoints
+from exchange.vocab import PRIORITIES, TYPES, UUID_RE
 
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
 
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _EVENTS = ("bulletin", "escalation")
 MAX_IDS = 1000
 
@@ -56,7 +53,7 @@ async def list_endpoints(request: web.Request) -> web.Response:
 
 
 def _endpoint_id(request: web.Request) -> str:
-    return check_id(request.match_info["id"], _UUID, "endpoint id")
+    return check_id(request.match_info["id"], UUID_RE, "endpoint id")
 
 
 @routes.delete("/v1/alerts/endpoints/{id}")

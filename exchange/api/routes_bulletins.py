@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import re
 
 from aiohttp import web
 
@@ -12,20 +11,17 @@ from exchange.api.keys import EXCHANGE, authenticate
 from exchange.api.parse import query_int
 from exchange.errors import InputError, NotFound, UnsupportedMediaType
 from exchange.service import admission, delivery
+from exchange.vocab import BID_RE
 
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
 
 
-#: PROTOCOL §4: a bid is a UUID; admission takes the lower-case canonical form only
-_BID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
 def _bid(request: web.Request) -> str:
     """Checked before any query: PostgreSQL answers an error for a NUL in a text value."""
     bid = request.match_info["bid"]
-    if not _BID.fullmatch(bid):
+    if not BID_RE.fullmatch(bid):
         raise InputError("bid must be a UUID in lower-case canonical form")
     return bid
 

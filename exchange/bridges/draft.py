@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 
 from exchange.bulletin.validate import validate_body
-from exchange.bulletin.vocab import PRIORITIES, TLPS, TYPES
 from exchange.errors import ExchangeError
+from exchange.vocab import PRIORITIES, TLPS, TYPES
 
 __all__ = ["DRAFT_FIELDS", "Draft", "one_line"]
 

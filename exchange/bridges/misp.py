@@ -17,9 +17,9 @@ from pymisp import MISPEvent, MISPOrganisation
 
 from exchange.bridges.draft import Draft, one_line
 from exchange.bridges.tlp import MISP_DISTRIBUTION
-from exchange.bulletin.vocab import PRIORITIES, THREAT_LEVELS, TLPS, TYPES
 from exchange.client.opened import OpenedRecord
 from exchange.errors import InputError
+from exchange.vocab import PRIORITIES, THREAT_LEVELS, TLPS, TYPES
 
 __all__ = ["MAX_EVENT_BYTES", "TAG_NS", "THREAT_LEVEL_ID", "draft_from_misp", "misp_event"]
 

@@ -19,10 +19,10 @@ import stix2
 import stix2.exceptions
 
 from exchange.bridges.tlp import marking_definition
-from exchange.bulletin.vocab import AFTN_PRIORITY
 from exchange.client.opened import OpenedRecord
 from exchange.config import ACK_DEADLINES
 from exchange.errors import InputError
+from exchange.vocab import AFTN_PRIORITY
 
 __all__ = [
     "AUTHOR_ID",

@@ -18,8 +18,8 @@ import stix2.exceptions
 from exchange.bridges.draft import Draft, one_line
 from exchange.bridges.stix import CONFIDENCE, EXTENSION_ID, TEXT_FIELD
 from exchange.bridges.tlp import tlp_of_marking
-from exchange.bulletin.vocab import CATEGORIES, ICAO_LOCATION_RE, TLPS, TYPES
 from exchange.errors import InputError
+from exchange.vocab import CATEGORIES, ICAO_LOCATION_RE, TLPS, TYPES
 
 __all__ = ["MAX_BUNDLE_BYTES", "drafts_from_stix"]
 

@@ -22,8 +22,8 @@ from typing import Any, Final
 from aiohttp import web
 
 from exchange.bridges.stix import bulletin_objects, revoked_version
-from exchange.bulletin.vocab import SUBSCRIBERS
 from exchange.client.opened import OpenedRecord, OpenedStore
+from exchange.vocab import SUBSCRIBERS
 
 __all__ = [
     "MAX_PAGE",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from exchange.bulletin.vocab import TLPS
+from exchange.vocab import TLPS
 
 __all__ = [
     "MISP_DISTRIBUTION",

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from exchange.bulletin import _schema
-from exchange.bulletin.vocab import REPLY_TYPES, TYPES
 from exchange.config import Limits
 from exchange.crypto.envelope import ROUTING_FIELDS
 from exchange.errors import InvalidBulletin
+from exchange.vocab import FUTURE_IAT, REPLY_TYPES, TYPES, iat_problem
 
 __all__ = [
     "BULLETIN_FIELDS",
@@ -49,7 +49,7 @@ def validate_bulletin(obj: object, *, now: int | None = None) -> dict[str, Any]:
     """Return ``obj``, typed, if it is a valid bulletin; else raise :class:`InvalidBulletin`.
 
     With ``now`` (the caller's clock, in seconds) also check that ``iat`` is at most
-    ``Limits.future_iat`` seconds ahead of it (PROTOCOL §5). Expiry is not checked:
+    ``vocab.FUTURE_IAT`` seconds ahead of it (PROTOCOL §5). Expiry is not checked:
     an expired bulletin is still a valid one to read.
     """
     bulletin = _checked("bulletin", obj, "bulletin")
@@ -238,8 +238,9 @@ def _metadata_rules(meta: Mapping[str, Any], now: int | None) -> list[str]:
     iat, exp = meta["iat"], meta["exp"]
     if exp is not None and exp <= iat:
         problems.append("exp: must be after iat")  # PROTOCOL §5
-    if now is not None and iat > now + _LIMITS.future_iat:  # PROTOCOL §5
-        problems.append(f"iat: must be at most {_LIMITS.future_iat} seconds in the future")
+    late = None if now is None else iat_problem(iat, now, future=FUTURE_IAT)  # PROTOCOL §5
+    if late:
+        problems.append(f"iat: must not be {late}")
     if meta["tlp"] == "red" and meta["groups"]:
         problems.append("groups: must be empty when tlp is red; name the recipients in to")
     if not meta["groups"] and not meta["to"]:

@@ -16,11 +16,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
-from exchange.bulletin.vocab import AFTN_PRIORITY, CLIENT_ID_RE, GROUP_ID_RE, PARTY_ID_RE
 from exchange.client import ExchangeClient
 from exchange.config import ServerConfig
 from exchange.configfile import Loaded, load, parse_assignment
 from exchange.errors import InputError
+from exchange.vocab import AFTN_PRIORITY, BID_RE, CLIENT_ID_RE, GROUP_ID_RE, KID_RE, PARTY_ID_RE
 
 __all__ = [
     "ADMIN_PROFILE",
@@ -51,8 +51,6 @@ __all__ = [
     "to_epoch",
 ]
 
-_BID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
-_KID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -196,8 +194,8 @@ def _id_type(pattern: re.Pattern[str], what: str, example: str) -> Callable[[str
 party_arg = _id_type(PARTY_ID_RE, "party id", "KZ, ICAO-TA")
 group_arg = _id_type(GROUP_ID_RE, "group id", "cac-avsec")
 client_arg = _id_type(CLIENT_ID_RE, "client id", "KZ/ops")
-bid_arg = _id_type(_BID_RE, "bulletin id", "0b9f4a1e-6c2d-4e8a-9a51-3d7f2c1b8e40")
-kid_arg = _id_type(_KID_RE, "key id", "the kid the directory lists")
+bid_arg = _id_type(BID_RE, "bulletin id", "0b9f4a1e-6c2d-4e8a-9a51-3d7f2c1b8e40")
+kid_arg = _id_type(KID_RE, "key id", "the kid the directory lists")
 
 
 def csv_list(value: str) -> list[str]:

@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from exchange.bulletin.validate import validate_bulletin
-from exchange.bulletin.vocab import AFTN_PRIORITY
 from exchange.cli._common import fmt_epoch
 from exchange.client import Directory, ExchangeClient
 from exchange.crypto.envelope import OpenedBulletin
 from exchange.errors import ExchangeError, InputError
+from exchange.vocab import AFTN_PRIORITY
 
 __all__ = [
     "CHECKS",

@@ -28,12 +28,9 @@ from exchange.keyfiles import (
     read_public_bundle,
 )
 from exchange.keystore import public_signing_jwk as keystore_public_jwk
+from exchange.vocab import CLIENT_ROLES, GROUP_ROLES, PARTY_KINDS
 
 __all__ = ["add_parsers", "public_encryption_jwk", "public_signing_jwk"]
-
-_PARTY_KINDS = ("state", "organization", "feed")
-_CLIENT_ROLES = ("poster", "reader", "admin")
-_MEMBER_ROLES = ("chair", "member", "observer")
 
 
 def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
@@ -53,7 +50,7 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
         "id", metavar="ID", type=party_arg, help="e.g. KZ (ISO 3166-1 alpha-2 for States)"
     )
     p.add_argument("name", metavar="NAME")
-    p.add_argument("--kind", choices=_PARTY_KINDS, default="state")
+    p.add_argument("--kind", choices=PARTY_KINDS, default="state")
     p.set_defaults(func=party_add)
 
     client = asub.add_parser("client", help="clients").add_subparsers(
@@ -93,7 +90,7 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     p = _leaf(member, "set", help="add a party to a group or change its role")
     p.add_argument("group", metavar="GROUP", type=group_arg)
     p.add_argument("party", metavar="PARTY", type=party_arg)
-    p.add_argument("role", metavar="ROLE", choices=_MEMBER_ROLES, help="chair|member|observer")
+    p.add_argument("role", metavar="ROLE", choices=GROUP_ROLES, help="chair|member|observer")
     p.set_defaults(func=member_set)
     p = _leaf(member, "remove", help="remove a party from a group")
     p.add_argument("group", metavar="GROUP", type=group_arg)
@@ -171,9 +168,9 @@ async def party_add(args: argparse.Namespace) -> int:
 async def client_add(args: argparse.Namespace) -> int:
     client_id: str = args.client_id
     party = client_id.split("/", 1)[0]
-    bad = sorted(set(args.roles) - set(_CLIENT_ROLES))
+    bad = sorted(set(args.roles) - set(CLIENT_ROLES))
     if bad:
-        raise InputError(f"unknown role {', '.join(bad)}: roles are {', '.join(_CLIENT_ROLES)}")
+        raise InputError(f"unknown role {', '.join(bad)}: roles are {', '.join(CLIENT_ROLES)}")
     raw, bundle = _read_key(args, "signing")
     if bundle is not None and bundle["client_id"] != client_id:
         raise InputError(f"that public.json is for {bundle['client_id']}, not {client_id}")
@@ -267,9 +264,9 @@ async def show_directory(args: argparse.Namespace) -> int:
         print("(none)")
     for g in doc["groups"]:
         print(f"{g['id']}: {g['name']}")
-        order = {r: i for i, r in enumerate(_MEMBER_ROLES)}
+        order = {r: i for i, r in enumerate(GROUP_ROLES)}
         members = sorted(g["members"], key=lambda m: (order.get(m["role"], 9), m["party"]))
-        for role in _MEMBER_ROLES:
+        for role in GROUP_ROLES:
             names = [m["party"] for m in members if m["role"] == role]
             if names:
                 print(f"  {role + 's':<10} {' '.join(names)}")

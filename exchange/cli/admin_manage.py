@@ -21,6 +21,7 @@ from exchange.cli._common import (
 )
 from exchange.client.admin import Admin
 from exchange.errors import InputError
+from exchange.vocab import GROUP_ROLES
 
 __all__ = ["add_leaves"]
 
@@ -225,7 +226,7 @@ async def group_list(args: argparse.Namespace) -> int:
 
 
 def _members(group: dict[str, Any]) -> list[tuple[str, str]]:
-    order = {"chair": 0, "member": 1, "observer": 2}
+    order = {role: i for i, role in enumerate(GROUP_ROLES)}
     ms = sorted(group["members"], key=lambda m: (order.get(m["role"], 9), m["party"]))
     return [(m["party"], m["role"]) for m in ms]
 

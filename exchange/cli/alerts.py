@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from exchange.bulletin.vocab import PRIORITIES, TYPES
 from exchange.cli._common import add_profile, client_for, csv_list, party_arg, print_json, table
 from exchange.client import alerts as sdk
+from exchange.vocab import PRIORITIES, TYPES
 
 __all__ = ["add_parsers"]
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from exchange.bulletin.validate import OPTIONAL_FIELDS, new_bulletin
-from exchange.bulletin.vocab import PRIORITIES, SUBSCRIBERS, TLPS, TYPES, meets_min_priority
 from exchange.cli._common import (
     add_profile,
     bid_arg,
@@ -26,10 +25,17 @@ from exchange.cli._common import (
 from exchange.cli._render import full_lines, open_item, reason, require_key
 from exchange.client import ExchangeClient
 from exchange.errors import ExchangeError, InputError, InvalidBulletin
+from exchange.vocab import (
+    ACK_STATUSES,
+    PRIORITIES,
+    SUBSCRIBERS,
+    TLPS,
+    TYPES,
+    meets_min_priority,
+)
 
 __all__ = ["LEDGER_HEADERS", "add_parsers", "bulletin_from", "ledger_rows"]
 
-_ACK_STATUSES = ("received", "read", "actioned")
 LEDGER_HEADERS = ("PARTY", "DELIVERED", "RECEIVED", "READ", "ACTIONED", "OVERDUE")
 #: Fields a bulletin file may give; v, iss and iat are filled in when it is posted.
 _FILE_FIELDS = frozenset(
@@ -91,7 +97,7 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser("ack", help="acknowledge a bulletin (signed by this client)")
     add_profile(p)
     p.add_argument("bid", metavar="BID", type=bid_arg)
-    p.add_argument("--status", choices=_ACK_STATUSES, default="received")
+    p.add_argument("--status", choices=ACK_STATUSES, default="received")
     p.set_defaults(func=cmd_ack)
 
     p = sub.add_parser("status", help="the delivery ledger of a bulletin this party sent")
@@ -287,7 +293,7 @@ def ledger_rows(ledger: dict[str, Any], *, short: bool = False) -> list[list[str
             [
                 r["party"],
                 fmt_iso(r["delivered_at"], short=short),
-                *(fmt_iso(acks.get(s), short=short) for s in _ACK_STATUSES),
+                *(fmt_iso(acks.get(s), short=short) for s in ACK_STATUSES),
                 "OVERDUE" if r["overdue"] else "no",
             ]
         )

@@ -10,7 +10,6 @@ from typing import Any, Literal
 
 import aiohttp
 
-from exchange.bulletin.vocab import CLIENT_ID_RE
 from exchange.cli._common import (
     add_server_options,
     keys_dir,
@@ -37,6 +36,7 @@ from exchange.keyfiles import (
     write_secret_json,
 )
 from exchange.partykeys import install_keys, local_keys
+from exchange.vocab import CLIENT_ID_RE
 
 __all__ = ["add_parsers"]
 

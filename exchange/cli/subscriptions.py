@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from exchange.bulletin.vocab import PRIORITIES, TYPES
 from exchange.cli._common import (
     add_profile,
     client_for,
@@ -16,6 +15,7 @@ from exchange.cli._common import (
     table,
 )
 from exchange.errors import InputError
+from exchange.vocab import PRIORITIES, TYPES
 
 __all__ = ["add_parsers"]
 

@@ -9,11 +9,11 @@ import sys
 import time
 from typing import Any
 
-from exchange.bulletin.vocab import PRIORITIES, TYPES
 from exchange.cli._common import add_profile, client_for, closing_stream, csv_list, fmt_iso
 from exchange.cli._render import Opened, open_item, reason, require_key, summary_line
 from exchange.client import ExchangeClient
 from exchange.errors import ExchangeError, InputError
+from exchange.vocab import PRIORITIES, TYPES
 
 __all__ = ["add_parsers"]
 

@@ -15,6 +15,7 @@ from exchange.crypto.keys import (
 )
 from exchange.errors import InputError, MalformedEnvelope, RecipientMismatch
 from exchange.routing import DirectoryView, view_of
+from exchange.vocab import MAX_HEADER
 
 __all__ = ["Directory", "parse_directory"]
 
@@ -65,7 +66,7 @@ def parse_directory(token: str, server_key: SigningPublicKey) -> Directory:
         token,
         lambda k: server_key if k == server_key.kid else None,
         jws.TYP_DIRECTORY,
-        max_header=8192,
+        max_header=MAX_HEADER,
     )
     try:
         doc = _json.loads_object(verified.payload, MalformedEnvelope, "directory document")

@@ -10,6 +10,7 @@ from typing import Any
 
 from exchange.client.api import ExchangeClient
 from exchange.routing import recipients
+from exchange.vocab import POSTING_ROLES
 
 __all__ = ["postable_groups", "recipients_for"]
 
@@ -26,5 +27,5 @@ async def postable_groups(client: ExchangeClient) -> list[str]:
         g["id"]
         for g in d.doc.get("groups", [])
         for m in g.get("members", [])
-        if m.get("party") == client.party and m.get("role") in ("chair", "member")
+        if m.get("party") == client.party and m.get("role") in POSTING_ROLES
     )

@@ -12,12 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from exchange.client.api import Receipt
+from exchange.client.receipt import Receipt
+from exchange.vocab import ACK_STATUSES
 
-__all__ = ["ACK_STATUSES", "LocalRecord", "SentItem"]
-
-#: PROTOCOL §7: ack statuses, in the order an officer reaches them.
-ACK_STATUSES = ("received", "read", "actioned")
+__all__ = ["LocalRecord", "SentItem"]
 
 
 @dataclass

@@ -12,23 +12,23 @@ from typing import Any
 
 from aiohttp import web
 
-from exchange.bulletin.vocab import (
-    CLIENT_ID_RE,
-    GROUP_ID_RE,
-    PARTY_ID_RE,
-    PRIORITIES,
-    ROLES,
-    TYPES,
-)
 from exchange.console.app import STATE_KEY, render
 from exchange.errors import ExchangeError, InputError
+from exchange.vocab import (
+    CLIENT_ID_RE,
+    CLIENT_ROLES,
+    GROUP_ID_RE,
+    GROUP_ROLES,
+    KID_RE,
+    PARTY_ID_RE,
+    PARTY_KINDS,
+    PRIORITIES,
+    TYPES,
+)
 
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
-_KID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
-_KINDS = ("state", "organization", "feed")
-_CLIENT_ROLES = ("poster", "reader", "admin")
 
 
 def _id(form: Any, name: str, pattern: re.Pattern[str]) -> str:
@@ -67,7 +67,7 @@ def _change(form: Any) -> tuple[str, str, Any]:
             {
                 "id": (cid := _id(form, "id", CLIENT_ID_RE)),
                 "party": cid.split("/", 1)[0],
-                "roles": [r for r in form.getall("roles", []) if r in _CLIENT_ROLES],
+                "roles": [r for r in form.getall("roles", []) if r in CLIENT_ROLES],
                 "jwk": _jwk(form),
             },
         ),
@@ -76,7 +76,7 @@ def _change(form: Any) -> tuple[str, str, Any]:
             f"/v1/admin/parties/{_id(form, 'party', PARTY_ID_RE)}/encryption-keys",
             {"jwk": _jwk(form)},
         ),
-        "revoke": lambda: ("POST", f"/v1/admin/keys/{_id(form, 'kid', _KID_RE)}/revoke", None),
+        "revoke": lambda: ("POST", f"/v1/admin/keys/{_id(form, 'kid', KID_RE)}/revoke", None),
         "group": lambda: (
             "POST",
             "/v1/admin/groups",
@@ -124,9 +124,9 @@ async def _page(request: web.Request, **extra: Any) -> web.Response:
         {
             "doc": d.doc,
             "version": d.version,
-            "kinds": _KINDS,
-            "client_roles": _CLIENT_ROLES,
-            "member_roles": ROLES,
+            "kinds": PARTY_KINDS,
+            "client_roles": CLIENT_ROLES,
+            "member_roles": GROUP_ROLES,
             "types": TYPES,
             "priorities": PRIORITIES,
             "done": None,

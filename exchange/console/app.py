@@ -15,13 +15,13 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from exchange.bulletin.vocab import AFTN_PRIORITY
 from exchange.console import i18n
 from exchange.console.forms import LABELS
 from exchange.console.security import SECRETS_KEY, Secrets, security_middleware
 from exchange.console.state import ConsoleState
 from exchange.console.words import WORDS
 from exchange.errors import ExchangeError
+from exchange.vocab import AFTN_PRIORITY
 
 __all__ = ["STATE_KEY", "make_app", "render"]
 

@@ -14,7 +14,6 @@ from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
 from exchange.bulletin.validate import new_bulletin
-from exchange.bulletin.vocab import PRIORITIES, SUBSCRIBERS, TLPS, TYPES
 from exchange.client.preview import postable_groups, recipients_for
 from exchange.console import i18n
 from exchange.console.app import STATE_KEY, render
@@ -22,6 +21,7 @@ from exchange.console.forms import body_from_form, fields_for, parse_time, to_lo
 from exchange.console.security import redirect
 from exchange.console.words import EXPLAIN_PRIORITY, EXPLAIN_TLP
 from exchange.errors import ExchangeError, InvalidBulletin
+from exchange.vocab import PRIORITIES, SUBSCRIBERS, TLPS, TYPES
 
 __all__ = ["bulletin_from_form", "compose_routes"]
 

@@ -11,14 +11,13 @@ from typing import Any
 
 from aiohttp import web
 
-from exchange.bulletin.vocab import PRIORITIES, TYPES, priority_rank
-from exchange.client.record import ACK_STATUSES
 from exchange.client.sent import sent as sent_page
 from exchange.console import i18n
 from exchange.console.app import STATE_KEY, render
 from exchange.console.security import redirect
 from exchange.console.state import ConsoleState, Entry
 from exchange.errors import ExchangeError
+from exchange.vocab import ACK_STATUSES, PRIORITIES, TYPES, priority_rank
 
 __all__ = ["PAGE_SIZE", "filter_entries", "routes"]
 

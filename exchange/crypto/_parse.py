@@ -21,6 +21,7 @@ from exchange.errors import (
     MalformedEnvelope,
     UnsupportedAlgorithm,
 )
+from exchange.vocab import MAX_HEADER
 
 __all__ = [
     "ENC",
@@ -177,7 +178,7 @@ def parse_envelope(
     *,
     max_size: int,
     max_recipients: int,
-    max_header: int = 8192,
+    max_header: int = MAX_HEADER,
 ) -> ParsedEnvelope:
     """Verify the outer JWS, then parse the JWE it carries, strictly."""
     if not isinstance(envelope, str | bytes):

@@ -42,6 +42,7 @@ from exchange.errors import (
     MetadataMismatch,
     NotARecipient,
 )
+from exchange.vocab import MAX_BODY, MAX_RECIPIENTS
 
 __all__ = [
     "MAX_ENVELOPE",
@@ -55,8 +56,7 @@ __all__ = [
     "verify_envelope",
 ]
 
-MAX_ENVELOPE = 2 * 1024 * 1024
-MAX_RECIPIENTS = 1000
+MAX_ENVELOPE = MAX_BODY
 _CC_LABEL = b"avsec-cek-commit-v1"
 
 Resolver = Callable[[str], SigningPublicKey | None]

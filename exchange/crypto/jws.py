@@ -18,6 +18,7 @@ from exchange.crypto import _json
 from exchange.crypto._b64 import b64u_decode, b64u_encode
 from exchange.crypto.signing import SIGNING_ALGS, Signer, SigningPublicKey
 from exchange.errors import BadSignature, MalformedEnvelope, UnknownKey, UnsupportedAlgorithm
+from exchange.vocab import MAX_HEADER
 
 __all__ = [
     "FORBIDDEN_HEADERS",
@@ -91,7 +92,7 @@ def _parse_header(encoded: bytes) -> dict[str, Any]:
     return _json.loads_object(b64u_decode(encoded), MalformedEnvelope, "JWS header")
 
 
-def peek_header(token: str | bytes, *, max_header: int = 8192) -> dict[str, Any]:
+def peek_header(token: str | bytes, *, max_header: int = MAX_HEADER) -> dict[str, Any]:
     """The header, unverified: for routing and cheap checks only, never for trust."""
     header, _, _ = _split(_as_bytes(token), max_header)
     return _parse_header(header)
@@ -117,7 +118,7 @@ def verify_compact(
     resolve: Callable[[str], SigningPublicKey | None],
     typ: str,
     *,
-    max_header: int = 8192,
+    max_header: int = MAX_HEADER,
 ) -> VerifiedJWS:
     """Verify a compact JWS of kind ``typ`` with the key ``resolve(kid)`` returns."""
     raw = _as_bytes(token)

@@ -20,6 +20,7 @@ from exchange.crypto._b64 import b64u_encode
 from exchange.crypto.jws import TYP_REQUEST, sign_compact, verify_compact
 from exchange.crypto.keys import Signer, SigningPublicKey
 from exchange.errors import AuthError, BadSignature, ExchangeError, UnknownKey
+from exchange.vocab import CLOCK_SKEW, MAX_HEADER, TOKEN_LIFETIME, iat_problem
 
 __all__ = ["RequestClaims", "body_hash", "make_request_token", "verify_request_token"]
 
@@ -93,9 +94,9 @@ def verify_request_token(
     path: str,
     body: bytes | None,
     now: int,
-    skew: int = 60,
-    max_lifetime: int = 300,
-    max_len: int = 8192,
+    skew: int = CLOCK_SKEW,
+    max_lifetime: int = TOKEN_LIFETIME,
+    max_len: int = MAX_HEADER,
 ) -> RequestClaims:
     """Check one request token; the stateful checks are the caller's."""
     if not isinstance(token, str | bytes) or len(token) > max_len:
@@ -124,7 +125,7 @@ def verify_request_token(
         raise AuthError("jti must be at least 128 bits of base64url")
     if exp <= iat or exp - iat > max_lifetime:
         raise AuthError("token lifetime out of range")
-    if iat > now + skew:
+    if iat_problem(iat, now, future=skew):
         raise AuthError("token issued in the future")
     if exp < now - skew:
         raise AuthError("token expired")

@@ -9,9 +9,9 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from exchange.bulletin.vocab import PRIORITIES, TYPES
 from exchange.reports._templates import CSS, FRAGMENT, PAGE
 from exchange.reports.charts import charts
+from exchange.vocab import PRIORITIES, TYPES
 
 __all__ = ["CSS", "duration", "render_fragment", "render_html", "title_of"]
 

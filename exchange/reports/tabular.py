@@ -8,9 +8,11 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from exchange.vocab import ACK_STATUSES
+
 __all__ = ["render_csv", "render_json"]
 
-_STEPS = ("delivered", "received", "read", "actioned")
+_STEPS = ("delivered", *ACK_STATUSES)
 #: a cell starting with one of these is a formula to a spreadsheet (CSV injection)
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from exchange.bulletin.vocab import meets_min_priority
+from exchange.vocab import meets_min_priority
 
 __all__ = ["DirectoryView", "Subscription"]
 

@@ -6,9 +6,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from exchange.bulletin.vocab import POSTING_ROLES, PRIORITIES, SUBSCRIBERS, TLPS, TYPES
 from exchange.errors import Forbidden, InputError
 from exchange.routing._model import DirectoryView
+from exchange.vocab import POSTING_ROLES, PRIORITIES, SUBSCRIBERS, TLPS, TYPES
 
 __all__ = ["audience", "recipients"]
 

@@ -8,7 +8,6 @@ Concurrent admissions share that transaction (group commit), each with its own o
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -38,6 +37,7 @@ from exchange.service.hub import Arrival
 from exchange.service.signing_policy import check_key
 from exchange.store import audit as audit_store
 from exchange.store import bulletins as bstore
+from exchange.vocab import KID_RE, iat_problem
 
 if TYPE_CHECKING:
     from exchange.service.core import Caller, Exchange
@@ -47,7 +47,7 @@ __all__ = ["Admissions", "admit"]
 log = logging.getLogger("exchange.admission")
 
 
-_KID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_KID = KID_RE
 
 #: kid -> key. A kid is its key's RFC 7638 thumbprint, so an entry is never stale; who
 #: holds the key, its roles and its status are read afresh on every post.
@@ -90,8 +90,9 @@ async def _sender_key(
 
 def _check_times(ex: Exchange, meta: dict[str, Any]) -> None:
     now = ex.clock.seconds()
-    if meta["iat"] > now + ex.limits.future_iat:  # PROTOCOL §5
-        raise InputError(f"iat is more than {ex.limits.future_iat} s in the future")
+    late = iat_problem(meta["iat"], now, future=ex.limits.future_iat)  # PROTOCOL §5
+    if late:
+        raise InputError(f"iat is {late}")
     if meta["exp"] is not None and meta["exp"] <= meta["iat"]:
         raise InputError("exp must be after iat")
     if meta["v"] != 1:
@@ -107,8 +108,9 @@ def _check_fresh(ex: Exchange, meta: dict[str, Any]) -> None:
     now = ex.clock.seconds()
     if meta["exp"] is not None and meta["exp"] <= now:
         raise InputError("the bulletin has already expired (exp is not after now)")
-    if meta["iat"] < now - ex.limits.past_iat:
-        raise InputError(f"iat is more than {ex.limits.past_iat} s in the past")
+    stale = iat_problem(meta["iat"], now, future=ex.limits.future_iat, past=ex.limits.past_iat)
+    if stale:
+        raise InputError(f"iat is {stale}")
 
 
 def _receipt(ex: Exchange, body: dict[str, Any]) -> str:

@@ -4,7 +4,6 @@ authentication (PROTOCOL §6) and the signed, logged directory (PROTOCOL §7, §
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,12 +31,13 @@ from exchange.store import audit as audit_store
 from exchange.store import directory as dir_store
 from exchange.store import replay
 from exchange.store.db import Database
+from exchange.vocab import KID_RE
 
 __all__ = ["Caller", "Exchange"]
 
 #: a kid is a base64url thumbprint (PROTOCOL §2); anything else is refused before the
 #: database sees it (PostgreSQL cannot even compare a string holding NUL)
-_KID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_KID = KID_RE
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from exchange.service.core import Caller, Exchange
 from exchange.store import audit as audit_store
 from exchange.store import bulletins as bstore
 from exchange.store import directory as dir_store
+from exchange.vocab import ACK_STATUSES, iat_problem
 
 __all__ = [
-    "ACK_STATUSES",
     "ack",
     "check_reader",
     "escalate",
@@ -30,8 +30,6 @@ __all__ = [
     "pending_deliveries",
     "reader_txn",
 ]
-
-ACK_STATUSES = ("received", "read", "actioned")
 
 #: The envelopes of one inbox page or stream read total at most this many bytes (one
 #: item always fits): a page of max_page_size items of max_body each would be GBs.
@@ -144,8 +142,9 @@ def _ack_claims(
     skew = ex.limits.clock_skew
     if type(iat) is not int:
         raise InputError("iat must be an integer time in seconds")
-    if iat > ex.clock.seconds() + skew:
-        raise InputError(f"iat must not be more than {skew} s in the future")
+    late = iat_problem(iat, ex.clock.seconds(), future=skew)
+    if late:
+        raise InputError(f"iat must not be {late}")
     if iat < accepted_at // 1000 - skew:
         raise InputError("iat must not be before the bulletin was accepted")
     return status, iat

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from exchange.bulletin.vocab import GROUP_ID_RE, PARTY_ID_RE, PRIORITIES
 from exchange.errors import Forbidden, InputError, NotFound
 from exchange.service import report_sections as sections
 from exchange.service import seen
@@ -22,6 +21,7 @@ from exchange.service.clock import iso_ms
 from exchange.service.core import Caller, Exchange
 from exchange.service.report_sections import KEY_MAX_AGE_DAYS, KEY_WARN_DAYS, QUIET_DAYS
 from exchange.store import reports as rstore
+from exchange.vocab import GROUP_ID_RE, PARTY_ID_RE, POSTING_ROLES, PRIORITIES
 
 __all__ = [
     "DEFAULT_DAYS",
@@ -141,7 +141,7 @@ def _scope(caller: Caller, q: Mapping[str, str], dirs: dict[str, Any]) -> rstore
         if not GROUP_ID_RE.fullmatch(group):
             raise InputError("group is not a group id")
         roles = {m["party"]: m["role"] for m in dirs["memberships"] if m["group_id"] == group}
-        if not caller.is_admin and roles.get(caller.party) not in ("chair", "member"):
+        if not caller.is_admin and roles.get(caller.party) not in POSTING_ROLES:
             raise Forbidden("a group's report is for its chair, its members and the operator")
         if group not in {g["id"] for g in dirs["groups"]}:
             raise NotFound("no such group")

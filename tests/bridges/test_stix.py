@@ -14,9 +14,9 @@ from exchange.bridges.stix import EXTENSION_ID, bulletin_objects, export_bundle
 from exchange.bridges.stix_import import drafts_from_stix
 from exchange.bridges.tlp import TLP2_EXTENSION, TLP2_IDS, marking_definition, tlp_of_marking
 from exchange.bulletin.validate import new_bulletin, validate_bulletin
-from exchange.bulletin.vocab import TLPS, TYPES
 from exchange.client.opened import OpenedRecord
 from exchange.errors import InputError
+from exchange.vocab import TLPS, TYPES
 
 VALID = sorted((Path(__file__).parents[1] / "vectors" / "bulletins" / "valid").glob("*.json"))
 #: The fields the mapping carries from a bulletin through STIX into a draft.

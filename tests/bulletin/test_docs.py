@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from exchange.bulletin import validate_body, validate_bulletin
-from exchange.bulletin.vocab import TYPES
+from exchange.vocab import TYPES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "bulletins.md"
 

@@ -10,6 +10,7 @@ import pytest
 MODULES = [
     "exchange.bulletin",
     "exchange.bulletin.vocab",
+    "exchange.vocab",
     "exchange.bulletin.validate",
     "exchange.bulletin._schema",
     "exchange.routing",
@@ -37,6 +38,7 @@ def test_imports_alone() -> None:
     [
         "exchange.bulletin",
         "exchange.bulletin.vocab",
+        "exchange.vocab",
         "exchange.bulletin.validate",
         "exchange.routing",
     ],

@@ -182,7 +182,7 @@ def test_unicode_text_is_accepted(valid: Loader, lang: str, title: str) -> None:
 def test_now_bounds_iat_in_the_future(valid: Loader) -> None:
     b = valid("threat-assessment")
     assert validate_bulletin(b, now=b["iat"] - 300) is b
-    assert _detail(b, now=b["iat"] - 301) == "iat: must be at most 300 seconds in the future"
+    assert _detail(b, now=b["iat"] - 301) == "iat: must not be more than 300 s in the future"
 
 
 def test_expired_bulletins_stay_valid(valid: Loader) -> None:
@@ -343,7 +343,7 @@ def test_metadata(valid: Loader) -> None:
         validate_metadata(dict(meta, title="t"))
     with pytest.raises(InvalidBulletin, match=r"^cc: unknown field"):
         validate_metadata(dict(meta, cc="AAAA"))  # the caller strips the commitment
-    with pytest.raises(InvalidBulletin, match=r"^iat: must be at most 300 seconds"):
+    with pytest.raises(InvalidBulletin, match=r"^iat: must not be more than 300 s in the future"):
         validate_metadata(meta, now=meta["iat"] - 301)
     with pytest.raises(InvalidBulletin, match=r"^metadata: must be an object$"):
         validate_metadata("meta")

@@ -23,7 +23,7 @@ def test_valid_vector(valid_name: str, valid: Callable[[str], dict[str, Any]]) -
 
 
 def test_every_type_has_a_valid_vector(valid: Callable[[str], dict[str, Any]]) -> None:
-    from exchange.bulletin.vocab import TYPES
+    from exchange.vocab import TYPES
 
     for type_ in TYPES:
         assert valid(type_)["type"] == type_

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exchange.bulletin import vocab
-from exchange.bulletin.vocab import (
+from exchange import vocab
+from exchange.errors import InputError
+from exchange.vocab import (
     CLIENT_ID_RE,
     GROUP_ID_RE,
     ICAO_LOCATION_RE,
@@ -16,7 +17,6 @@ from exchange.bulletin.vocab import (
     meets_min_priority,
     priority_rank,
 )
-from exchange.errors import InputError
 
 
 def test_priority_order() -> None:
@@ -109,5 +109,5 @@ def test_vocabularies() -> None:
     assert vocab.THREAT_LEVELS == ("low", "moderate", "substantial", "severe", "critical")
     assert {"manpads", "ied", "insider", "cyber", "uas"} <= set(vocab.CATEGORIES)
     assert vocab.SUBSCRIBERS == "@subscribers"
-    assert vocab.ROLES == ("chair", "member", "observer")
+    assert vocab.GROUP_ROLES == ("chair", "member", "observer")
     assert frozenset({"chair", "member"}) == vocab.POSTING_ROLES

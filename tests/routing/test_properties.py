@@ -8,9 +8,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exchange.bulletin.vocab import PRIORITIES, TLPS, TYPES
 from exchange.errors import ExchangeError, Forbidden, InputError
 from exchange.routing import DirectoryView, Subscription, audience, recipients
+from exchange.vocab import PRIORITIES, TLPS, TYPES
 
 POOL = ["AZ", "GE", "KG", "KZ", "TJ", "UZ", "ICAO", "TR", "FEED"]
 GIDS = ["g1", "g2", "g3", "g4"]

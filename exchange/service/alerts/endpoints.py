@@ -10,13 +10,13 @@ import uuid
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from exchange.bulletin.vocab import PRIORITIES, TYPES
 from exchange.errors import Conflict, Forbidden, InputError, NotFound
 from exchange.service.alerts.mail import check_address
 from exchange.service.alerts.outbox import EVENTS
 from exchange.service.alerts.ssrf import AddressPolicy, check_url
 from exchange.service.clock import iso_ms
 from exchange.store import alerts as astore
+from exchange.vocab import PRIORITIES, TYPES
 
 if TYPE_CHECKING:
     from exchange.service.core import Caller, Exchange

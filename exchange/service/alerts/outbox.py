@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from exchange.bulletin.vocab import meets_min_priority
 from exchange.store import alerts as astore
 from exchange.store.schema import bulletins
+from exchange.vocab import meets_min_priority
 
 __all__ = ["EVENTS", "backoff", "enqueue_escalations_txn", "fanout_txn", "matches"]
 
