@@ -335,8 +335,14 @@ def start_server(workdir: Path, *, rate: float = 1e6, extra: Sequence[str] = ())
     return ServerProcess(proc, _wait_for_url(proc, "the exchange server"), log)
 
 
-def start_ceiling(keyfile: Path, *, bare: bool = False) -> ServerProcess:
-    cmd = [sys.executable, str(BENCH / "ceiling_server.py"), "--keys", str(keyfile)]
+def start_ceiling(
+    keyfile: Path, *, bare: bool = False, lean: bool = False, server_key: str = "hybrid"
+) -> ServerProcess:
+    """bench/ceiling_server.py (the project's crypto), or bench/lean_server.py (``lean``:
+    the same work with ``cryptography`` directly); receipts signed with ``server_key``."""
+    script = "lean_server.py" if lean else "ceiling_server.py"
+    cmd = [sys.executable, str(BENCH / script), "--keys", str(keyfile)]
+    cmd += ["--server-key", server_key]
     if bare:
         cmd.append("--bare")
     log = keyfile.parent / "ceiling.log"
@@ -353,11 +359,11 @@ def config(workdir: Path) -> ServerConfig:
     return ServerConfig(db_url=db_url(workdir), keys_dir=workdir / "keys", exchange_id=EXCHANGE_ID)
 
 
-async def init_exchange(workdir: Path) -> Path:
-    """``exchange init``: schema, server key, the operator's admin profile."""
+async def init_exchange(workdir: Path, signing: str = "hybrid") -> Path:
+    """``exchange init``: schema, server key (``signing``), the operator's admin profile."""
     from exchange.server import init
 
-    return await init(config(workdir))
+    return await init(config(workdir), signing=signing)
 
 
 @contextlib.contextmanager
@@ -508,7 +514,7 @@ _POOL_KEYS: dict[str, Any] = {}
 
 
 def _pool_init(signers: dict[str, dict[str, str]], enc: dict[str, dict[str, str]]) -> None:
-    _POOL_KEYS["signers"] = {cid: Ed25519Signer.from_jwk(j) for cid, j in signers.items()}
+    _POOL_KEYS["signers"] = {cid: signer_from_jwk(j) for cid, j in signers.items()}
     _POOL_KEYS["enc"] = {pid: parse_encryption_jwk(j) for pid, j in enc.items()}
 
 
@@ -616,7 +622,11 @@ class PySpy:
     idle samples included so that event-loop idleness shows as time in select)."""
 
     def __init__(self, pid: int, out: Path, *, rate: int = 100) -> None:
-        exe = os.environ.get("PY_SPY") or shutil.which("py-spy")
+        exe = (
+            os.environ.get("PY_SPY")
+            or shutil.which("py-spy")
+            or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+        )
         if exe is None:
             raise SystemExit("py-spy is not installed: pip install py-spy (or set PY_SPY)")
         out.parent.mkdir(parents=True, exist_ok=True)
