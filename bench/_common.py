@@ -294,7 +294,58 @@ class ServerProcess:
                 self.proc.wait(5)
 
 
+#: ``--callgrind DIR``: server processes run under ``valgrind --tool=callgrind`` (set by a
+#: script); instruction counts do not depend on the machine's load, so a loaded machine
+#: can still compare two servers (issue 19)
+CALLGRIND: dict[str, Path] = {}
+
+
+def _wrap(cmd: list[str]) -> list[str]:
+    out = CALLGRIND.get("dir")
+    if out is None:
+        return cmd
+    out.mkdir(parents=True, exist_ok=True)
+    vg = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg.%p", "--dump-line=no"]
+    return vg + cmd
+
+
+class Instructions:
+    """Instructions a callgrind-run process executes between ``start`` and ``stop``, all
+    threads (``callgrind_control --zero`` / ``--dump``)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.count = float("nan")
+
+    def start(self) -> Instructions:
+        if "dir" in CALLGRIND:
+            subprocess.run(
+                ["callgrind_control", "--zero", str(self.pid)], check=True, capture_output=True
+            )
+        return self
+
+    def stop(self) -> float:
+        if "dir" not in CALLGRIND:
+            return self.count
+        before = set(CALLGRIND["dir"].glob(f"cg.{self.pid}.*"))
+        subprocess.run(
+            ["callgrind_control", "--dump", str(self.pid)], check=True, capture_output=True
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            new = set(CALLGRIND["dir"].glob(f"cg.{self.pid}.*")) - before
+            for f in new:
+                for line in f.read_text(errors="replace").splitlines():
+                    if line.startswith(("summary:", "totals:")):
+                        self.count = float(line.split()[1])
+                        return self.count
+            time.sleep(0.2)
+        return self.count
+
+
 def _wait_for_url(proc: subprocess.Popen[str], what: str, timeout: float = 60.0) -> str:
+    if "dir" in CALLGRIND:
+        timeout *= 10
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -331,7 +382,9 @@ def start_server(workdir: Path, *, rate: float = 1e6, extra: Sequence[str] = ())
         *extra,
     ]
     with open(log, "a", encoding="utf-8") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, cwd=workdir)
+        proc = subprocess.Popen(
+            _wrap(cmd), stdout=subprocess.PIPE, stderr=err, text=True, cwd=workdir
+        )
     return ServerProcess(proc, _wait_for_url(proc, "the exchange server"), log)
 
 
@@ -347,7 +400,7 @@ def start_ceiling(
         cmd.append("--bare")
     log = keyfile.parent / "ceiling.log"
     with open(log, "a", encoding="utf-8") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+        proc = subprocess.Popen(_wrap(cmd), stdout=subprocess.PIPE, stderr=err, text=True)
     return ServerProcess(proc, _wait_for_url(proc, "the ceiling server"), log)
 
 

@@ -49,8 +49,10 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    CALLGRIND,
     EXCHANGE_ID,
     CpuMeter,
+    Instructions,
     Party,
     bulletin,
     enrol,
@@ -152,11 +154,16 @@ def measure(
     url: str, pid: int, name: str, reqfile: Path, args: argparse.Namespace, profile: str = ""
 ) -> tuple[dict[str, Any], CpuMeter]:
     load0 = loadavg()
+    ins = Instructions(pid).start()
     meter = CpuMeter({name: pid}).start()
     with maybe_profile(args.profile if profile else None, pid, profile):
         res = run_wrk(url, reqfile, threads=args.threads, connections=args.connections)
     meter.stop()
-    return wrk_row(res, meter, name, load0), meter
+    row = wrk_row(res, meter, name, load0)
+    row["ins"] = ins.stop() / row["ok"] / 1e6 if row["ok"] else float("nan")
+    if "dir" in CALLGRIND:
+        row["describe"] += f"; {row['ins']:.2f} M instructions/post (callgrind)"
+    return row, meter
 
 
 def one_repeat(
@@ -247,9 +254,14 @@ def summary(runs: list[dict[Key, dict[str, Any]]], keys: list[Key]) -> None:
                 " / ".join(r[key]["ingest"]["load"].split()[0] for r in runs),
             ]
         )
+        if "dir" in CALLGRIND:  # lean/ingest instructions: the rate ratio of a CPU-bound node
+            rows[-1] += [med("ingest", "ins"), med("lean", "ins"), med("ceiling", "ins")]
+            rows[-1].append(pct(med("lean", "ins"), med("ingest", "ins")))
     head = ["recipients", "client keys", "ingest /s", "p99 ms", "CPU ms/post", "lean /s"]
     head += ["ceiling /s", "ingest/lean", "ingest/ceiling", "ceiling/lean", "run 1 ingest/lean"]
     head += ["bare /s", "load (1 min) per run"]
+    if "dir" in CALLGRIND:
+        head += ["ingest M instr/post", "lean M instr", "ceiling M instr", "lean/ingest instr"]
     print(table(head, rows))
     shapes = sorted({k[0] for k in keys})
     if not all((s, kind) in keys for s in shapes for kind in ("hybrid", "ed25519")):
@@ -265,10 +277,18 @@ def summary(runs: list[dict[Key, dict[str, Any]]], keys: list[Key]) -> None:
                 continue
             ratio = median(x["per_s"] / y["per_s"] for x, y in zip(h, e, strict=True))
             extra = median(x["cpu_ms"] - y["cpu_ms"] for x, y in zip(h, e, strict=True))
-            rows.append([s, what, pct(ratio, 1.0), extra, extra / 2])
+            ins = median(x["ins"] - y["ins"] for x, y in zip(h, e, strict=True))
+            rows.append([s, what, pct(ratio, 1.0), extra, extra / 2, ins])
     print(
         table(
-            ["recipients", "server", "hybrid/Ed25519 rate", "extra CPU ms/post", "per verify"],
+            [
+                "recipients",
+                "server",
+                "hybrid/Ed25519 rate",
+                "extra CPU ms/post",
+                "per verify",
+                "extra M instr/post",
+            ],
             rows,
         )
     )
@@ -296,7 +316,15 @@ def main() -> None:
     p.add_argument("--skip-ceiling", action="store_true", help="no lean, ceiling or bare runs")
     p.add_argument("--profile", metavar="DIR", help="py-spy the server into DIR")
     p.add_argument("--keep", action="store_true", help="keep the temporary folders")
+    p.add_argument(
+        "--callgrind",
+        metavar="DIR",
+        help="run the servers under valgrind's callgrind and print instructions per post "
+        "(independent of the machine's load; slow: use a few hundred requests)",
+    )
     args = p.parse_args()
+    if args.callgrind:
+        CALLGRIND["dir"] = Path(args.callgrind).resolve()
     wanted = [int(s) for s in args.shapes.split(",")]
     kinds = [k.strip() for k in args.client_keys.split(",")]
     if not set(kinds) <= set(CLIENT_PREFIX) or not set(wanted) <= {4, 6, 50}:
