@@ -294,7 +294,58 @@ class ServerProcess:
                 self.proc.wait(5)
 
 
+#: ``--callgrind DIR``: server processes run under ``valgrind --tool=callgrind`` (set by a
+#: script); instruction counts do not depend on the machine's load, so a loaded machine
+#: can still compare two servers (issue 19)
+CALLGRIND: dict[str, Path] = {}
+
+
+def _wrap(cmd: list[str]) -> list[str]:
+    out = CALLGRIND.get("dir")
+    if out is None:
+        return cmd
+    out.mkdir(parents=True, exist_ok=True)
+    vg = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/cg.%p", "--dump-line=no"]
+    return vg + cmd
+
+
+class Instructions:
+    """Instructions a callgrind-run process executes between ``start`` and ``stop``, all
+    threads (``callgrind_control --zero`` / ``--dump``)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.count = float("nan")
+
+    def start(self) -> Instructions:
+        if "dir" in CALLGRIND:
+            subprocess.run(
+                ["callgrind_control", "--zero", str(self.pid)], check=True, capture_output=True
+            )
+        return self
+
+    def stop(self) -> float:
+        if "dir" not in CALLGRIND:
+            return self.count
+        before = set(CALLGRIND["dir"].glob(f"cg.{self.pid}.*"))
+        subprocess.run(
+            ["callgrind_control", "--dump", str(self.pid)], check=True, capture_output=True
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            new = set(CALLGRIND["dir"].glob(f"cg.{self.pid}.*")) - before
+            for f in new:
+                for line in f.read_text(errors="replace").splitlines():
+                    if line.startswith(("summary:", "totals:")):
+                        self.count = float(line.split()[1])
+                        return self.count
+            time.sleep(0.2)
+        return self.count
+
+
 def _wait_for_url(proc: subprocess.Popen[str], what: str, timeout: float = 60.0) -> str:
+    if "dir" in CALLGRIND:
+        timeout *= 10
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -331,17 +382,25 @@ def start_server(workdir: Path, *, rate: float = 1e6, extra: Sequence[str] = ())
         *extra,
     ]
     with open(log, "a", encoding="utf-8") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, cwd=workdir)
+        proc = subprocess.Popen(
+            _wrap(cmd), stdout=subprocess.PIPE, stderr=err, text=True, cwd=workdir
+        )
     return ServerProcess(proc, _wait_for_url(proc, "the exchange server"), log)
 
 
-def start_ceiling(keyfile: Path, *, bare: bool = False) -> ServerProcess:
-    cmd = [sys.executable, str(BENCH / "ceiling_server.py"), "--keys", str(keyfile)]
+def start_ceiling(
+    keyfile: Path, *, bare: bool = False, lean: bool = False, server_key: str = "hybrid"
+) -> ServerProcess:
+    """bench/ceiling_server.py (the project's crypto), or bench/lean_server.py (``lean``:
+    the same work with ``cryptography`` directly); receipts signed with ``server_key``."""
+    script = "lean_server.py" if lean else "ceiling_server.py"
+    cmd = [sys.executable, str(BENCH / script), "--keys", str(keyfile)]
+    cmd += ["--server-key", server_key]
     if bare:
         cmd.append("--bare")
     log = keyfile.parent / "ceiling.log"
     with open(log, "a", encoding="utf-8") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+        proc = subprocess.Popen(_wrap(cmd), stdout=subprocess.PIPE, stderr=err, text=True)
     return ServerProcess(proc, _wait_for_url(proc, "the ceiling server"), log)
 
 
@@ -353,11 +412,11 @@ def config(workdir: Path) -> ServerConfig:
     return ServerConfig(db_url=db_url(workdir), keys_dir=workdir / "keys", exchange_id=EXCHANGE_ID)
 
 
-async def init_exchange(workdir: Path) -> Path:
-    """``exchange init``: schema, server key, the operator's admin profile."""
+async def init_exchange(workdir: Path, signing: str = "hybrid") -> Path:
+    """``exchange init``: schema, server key (``signing``), the operator's admin profile."""
     from exchange.server import init
 
-    return await init(config(workdir))
+    return await init(config(workdir), signing=signing)
 
 
 @contextlib.contextmanager
@@ -508,7 +567,7 @@ _POOL_KEYS: dict[str, Any] = {}
 
 
 def _pool_init(signers: dict[str, dict[str, str]], enc: dict[str, dict[str, str]]) -> None:
-    _POOL_KEYS["signers"] = {cid: Ed25519Signer.from_jwk(j) for cid, j in signers.items()}
+    _POOL_KEYS["signers"] = {cid: signer_from_jwk(j) for cid, j in signers.items()}
     _POOL_KEYS["enc"] = {pid: parse_encryption_jwk(j) for pid, j in enc.items()}
 
 
@@ -616,7 +675,11 @@ class PySpy:
     idle samples included so that event-loop idleness shows as time in select)."""
 
     def __init__(self, pid: int, out: Path, *, rate: int = 100) -> None:
-        exe = os.environ.get("PY_SPY") or shutil.which("py-spy")
+        exe = (
+            os.environ.get("PY_SPY")
+            or shutil.which("py-spy")
+            or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+        )
         if exe is None:
             raise SystemExit("py-spy is not installed: pip install py-spy (or set PY_SPY)")
         out.parent.mkdir(parents=True, exist_ok=True)

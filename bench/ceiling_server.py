@@ -5,7 +5,8 @@ does only the cryptographic work the exchange does per request, and stores nothi
    claims, body hash);
 2. the envelope (``exchange.crypto.envelope.verify_envelope``: outer Ed25519 verify over
    the whole envelope, strict JWE parse);
-3. the receipt (``exchange.crypto.jws.sign_compact`` over canonical JSON).
+3. the receipt (``exchange.crypto.jws.sign_compact`` over canonical JSON), with the
+   server's key kind (``--server-key``; hybrid, as ``exchange init`` makes, by default).
 
 No database, no jti, no routing, no log. ``--bare`` skips the crypto too (the framework's
 own ceiling: read the body, answer 201).
@@ -32,13 +33,15 @@ from aiohttp import web
 from exchange.audit.canonical import canonical_json
 from exchange.crypto import jws
 from exchange.crypto.envelope import verify_envelope
-from exchange.crypto.keys import Ed25519Signer, SigningPublicKey, parse_signing_jwk
+from exchange.crypto.keys import SigningPublicKey, generate_signer, parse_signing_jwk
 from exchange.crypto.tokens import verify_request_token
 from exchange.errors import ExchangeError
 
 
-def make_app(keys: dict[str, SigningPublicKey], aud: str, bare: bool) -> web.Application:
-    signer = Ed25519Signer.generate()
+def make_app(
+    keys: dict[str, SigningPublicKey], aud: str, bare: bool, server_key: str = "hybrid"
+) -> web.Application:
+    signer = generate_signer("hybrid" if server_key == "hybrid" else "ed25519")
     seq = 0
 
     async def post(request: web.Request) -> web.Response:
@@ -89,8 +92,12 @@ def make_app(keys: dict[str, SigningPublicKey], aud: str, bare: bool) -> web.App
     return app
 
 
-async def run(keys: dict[str, SigningPublicKey], aud: str, bare: bool, port: int) -> None:
-    runner = web.AppRunner(make_app(keys, aud, bare), access_log=None, handle_signals=False)
+async def run(
+    keys: dict[str, SigningPublicKey], aud: str, bare: bool, port: int, server_key: str
+) -> None:
+    runner = web.AppRunner(
+        make_app(keys, aud, bare, server_key), access_log=None, handle_signals=False
+    )
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port, reuse_address=True)
     await site.start()
@@ -112,10 +119,11 @@ def main() -> None:
     p.add_argument("--keys", type=Path, required=True)
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--bare", action="store_true")
+    p.add_argument("--server-key", choices=("hybrid", "ed25519"), default="hybrid")
     args = p.parse_args()
     data = json.loads(args.keys.read_text(encoding="utf-8"))
     keys = {kid: parse_signing_jwk(jwk) for kid, jwk in data["keys"].items()}
-    asyncio.run(run(keys, data["exchange_id"], args.bare, args.port))
+    asyncio.run(run(keys, data["exchange_id"], args.bare, args.port, args.server_key))
 
 
 if __name__ == "__main__":

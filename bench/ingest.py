@@ -1,8 +1,12 @@
 """Ingest: accepted bulletins per second through ``POST /v1/bulletins`` on a real server
-process, against the CEILING of the same cryptographic work without storage.
+process, against the LEAN REFERENCE (bench/lean_server.py: the per-request cryptography
+with ``cryptography`` directly, no project code) and the project's CEILING
+(bench/ceiling_server.py: the same work through the project's crypto code), in one run.
 
-Run: ``python bench/ingest.py [--shapes 6,50] [--connections 64] [--repeat 3]
-[--profile DIR]``. Needs wrk (``apt-get install -y wrk``); ``--profile`` needs py-spy.
+Run: ``python bench/ingest.py [--shapes 4,50] [--connections 40] [--repeat 3]
+[--client-keys hybrid,ed25519] [--server-key hybrid] [--profile DIR]``. Needs wrk
+(``apt-get install -y wrk``); ``--profile`` needs py-spy. Issue 19's measurement is the
+default: 4-recipient hybrid envelopes from 40 clients.
 
 What it does, per repeat (a fresh database each time):
 
@@ -10,8 +14,9 @@ What it does, per repeat (a fresh database each time):
    ``exchange.server.serve``: SQLite in WAL mode with ``synchronous=FULL``, so every
    commit is durable, and the request log written at INFO as in production).
 2. Enrol 51 States with hybrid (ML-KEM-768 + X25519) encryption keys through the admin
-   API; group ``g6`` has 7 of them, ``g50`` all 51. The 7 States of ``g6`` post, each
-   through ``--clients`` poster clients of its own.
+   API; group ``g4`` has 5 of them, ``g6`` 7, ``g50`` all 51. Up to 7 States post, each
+   through ``--clients`` poster clients per signing key kind (``--client-keys``: hybrid
+   ML-DSA-65 + Ed25519 and/or Ed25519 alone), so both kinds post to one server.
 3. Pre-seal (once, on every core) ``--requests`` bulletins per shape: a ~1.5 KiB threat
    assessment from a State to its group, so 6 or 50 recipients; then pre-sign one
    request token per bulletin (fresh jti, body hash), write ``token<TAB>envelope``
@@ -19,13 +24,19 @@ What it does, per repeat (a fresh database each time):
    ``--connections`` keep-alive connections: closed loop, as many clients as
    connections, each waiting for its answer before the next post.
 4. Stop the server, start bench/ceiling_server.py (token verify + envelope verify +
-   receipt sign, nothing stored) and replay the same bulletins with fresh tokens; then
-   the bare aiohttp handler (no crypto) once.
+   receipt sign, nothing stored) and replay the same bulletins with fresh tokens; the
+   same against bench/lean_server.py; then the bare aiohttp handler (no crypto) once.
+   Receipts are signed with the ``--server-key`` kind everywhere (the exchange's own
+   key is made by ``exchange init`` with that kind).
 
-Prints accepted bulletins/s (HTTP 201 answers / wrk's duration), latency p50/p90/p99
-from wrk, the server's CPU use, the same for the ceiling, and ingest / ceiling; then
-the median of the repeats. With ``--profile DIR`` py-spy records the server during the
-ingest runs and the summary is printed (figures of profiled runs are a little lower).
+Prints, per run, accepted bulletins/s (HTTP 201 answers / wrk's duration), latency
+p50/p99 from wrk, each process's CPU, the machine's load; the ratios ingest / lean,
+ingest / ceiling and ceiling / lean of that run; then the median of the runs (and the
+first run apart). With two client key kinds it prints the ML-DSA verify cost per post
+(issue 20): hybrid / Ed25519 rates, and the extra server CPU per post (CPU seconds /
+posts, which the machine's load disturbs less than a rate). With ``--profile DIR``
+py-spy records the server during the ingest runs and the summary is printed (figures
+of profiled runs are a little lower).
 """
 
 from __future__ import annotations
@@ -38,8 +49,10 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    CALLGRIND,
     EXCHANGE_ID,
     CpuMeter,
+    Instructions,
     Party,
     bulletin,
     enrol,
@@ -57,53 +70,100 @@ from _common import (
     write_requests,
 )
 
+from exchange.crypto.keys import Ed25519Signer, HybridSigner
+
 POSTERS = 7
 STATES = 51
+#: the prefix of a poster client's id, by signing key kind
+CLIENT_PREFIX = {"ed25519": "ops", "hybrid": "hyb"}
+
+Jobs = list[tuple[dict[str, Any], str, list[str]]]
+Key = tuple[int, str]  # (recipients, client key kind)
 
 
-def build_world(clients: int) -> tuple[list[Party], dict[str, dict[str, str]]]:
-    parties = [Party.make(f"S{i:02d}", clients if i < POSTERS else 1) for i in range(STATES)]
-    g6 = {p.id: ("chair" if i == 0 else "member") for i, p in enumerate(parties[:POSTERS])}
-    g50 = {p.id: ("chair" if i == 0 else "member") for i, p in enumerate(parties)}
-    return parties, {"g6": g6, "g50": g50}
+def build_world(clients: int, kinds: list[str]) -> tuple[list[Party], dict[str, dict[str, str]]]:
+    parties = [Party.make(f"S{i:02d}", 0) for i in range(STATES)]
+    for p in parties[:POSTERS]:
+        for kind in kinds:
+            for i in range(clients):
+                signer = HybridSigner.generate() if kind == "hybrid" else Ed25519Signer.generate()
+                p.clients.append((f"{p.id}/{CLIENT_PREFIX[kind]}{i}", signer))  # type: ignore[arg-type]
+    for p in parties[POSTERS:]:
+        p.clients.append((f"{p.id}/ops0", Ed25519Signer.generate()))
+
+    def group(n: int) -> dict[str, str]:
+        return {p.id: ("chair" if i == 0 else "member") for i, p in enumerate(parties[:n])}
+
+    return parties, {"g4": group(5), "g6": group(7), "g50": group(STATES)}
 
 
 def jobs_for(
-    shape: int, n: int, parties: list[Party], groups: dict[str, dict[str, str]]
-) -> list[tuple[dict[str, Any], str, list[str]]]:
+    shape: int, n: int, kind: str, parties: list[Party], groups: dict[str, dict[str, str]]
+) -> Jobs:
     gid = f"g{shape}"
     members = sorted(groups[gid])
+    posters = min(POSTERS, len(members))
     now = int(time.time())
     jobs = []
     for i in range(n):
-        sender = parties[i % POSTERS]
-        cid, _ = sender.clients[(i // POSTERS) % len(sender.clients)]
+        sender = parties[i % posters]
+        mine = [c for c, _ in sender.clients if c.split("/")[1].startswith(CLIENT_PREFIX[kind])]
+        cid = mine[(i // posters) % len(mine)]
         recipients = [m for m in members if m != sender.id]
         jobs.append((bulletin(sender.id, [gid], now=now, n=i), cid, recipients))
     return jobs
 
 
-def posts_of(
-    jobs: list[tuple[dict[str, Any], str, list[str]]],
-    envelopes: list[str],
-    parties: list[Party],
-) -> list[tuple[str, Any, str]]:
+def posts_of(jobs: Jobs, envelopes: list[str], parties: list[Party]) -> list[tuple[str, Any, str]]:
     signers = {cid: s for p in parties for cid, s in p.clients}
     return [(cid, signers[cid], env) for (_b, cid, _r), env in zip(jobs, envelopes, strict=True)]
 
 
-def wrk_row(res: dict[str, Any]) -> dict[str, float]:
+def wrk_row(res: dict[str, Any], meter: CpuMeter, name: str, load: str) -> dict[str, Any]:
     secs = res["duration_us"] / 1e6
     ok = res["status"].get("201", 0)
+    cpu = meter.result.get(f"{name} cpu %", float("nan"))
     return {
         "per_s": ok / secs if secs else float("nan"),
         "ok": ok,
         "other": sum(v for k, v in res["status"].items() if k not in ("201", "200")),
         "p50": res["p50_us"] / 1000,
-        "p90": res["p90_us"] / 1000,
         "p99": res["p99_us"] / 1000,
         "secs": secs,
+        "cpu": cpu,
+        # server CPU milliseconds per accepted post: less disturbed by other load than a rate
+        "cpu_ms": cpu / 100 * secs / ok * 1000 if ok else float("nan"),
+        "busy": meter.result["machine busy %"],
+        "load": load,
+        "status": res["status"],
+        "describe": meter.describe(),
     }
+
+
+def show(rep: int, what: str, key: Key, row: dict[str, Any]) -> None:
+    print(
+        f"[run {rep}] {what:<7} {key[0]:>2} recipients, {key[1]:<7} clients: "
+        f"{row['per_s']:,.0f}/s ({row['ok']} x 201, {row['other']} other), "
+        f"p50 {row['p50']:.1f} ms, p99 {row['p99']:.1f} ms, {row['cpu_ms']:.2f} ms CPU/post; "
+        f"{row['describe']}; load {row['load']}",
+        flush=True,
+    )
+
+
+def measure(
+    url: str, pid: int, name: str, reqfile: Path, args: argparse.Namespace, profile: str = ""
+) -> tuple[dict[str, Any], CpuMeter]:
+    load0 = loadavg()
+    ins = Instructions(pid).start()
+    meter = CpuMeter({name: pid}).start()
+    with maybe_profile(args.profile if profile else None, pid, profile):
+        res = run_wrk(url, reqfile, threads=args.threads, connections=args.connections)
+    meter.stop()
+    row = wrk_row(res, meter, name, load0)
+    row["ins"] = ins.stop() / row["ok"] / 1e6 if row["ok"] else float("nan")
+    if "dir" in CALLGRIND:
+        row["describe"] += f"; {row['ins']:.2f} M instructions/post (callgrind)"
+    return row, meter
 
 
 def one_repeat(
@@ -111,36 +171,23 @@ def one_repeat(
     args: argparse.Namespace,
     parties: list[Party],
     groups: dict[str, dict[str, str]],
-    shapes: dict[int, tuple[list[Any], list[str]]],
-) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
+    shapes: dict[Key, tuple[Jobs, list[str]]],
+) -> dict[Key, dict[str, Any]]:
+    out: dict[Key, dict[str, Any]] = {}
     with workspace(args.keep) as wd:
-        asyncio.run(init_exchange(wd))
+        asyncio.run(init_exchange(wd, signing=args.server_key))
         server = start_server(wd, extra=["--workers", str(args.workers)])
         try:
             secs = asyncio.run(enrol(wd, server.url, parties, groups))
             print(f"[run {rep}] server pid {server.pid}, enrolled in {secs:.1f} s", flush=True)
-            for shape, (jobs, envelopes) in shapes.items():
-                reqfile = wd / f"requests-{shape}.txt"
-                size = write_requests(reqfile, posts_of(jobs, envelopes, parties))
-                load0 = loadavg()
-                meter = CpuMeter({"server": server.pid}).start()
-                with maybe_profile(args.profile, server.pid, f"ingest-{shape}-run{rep}"):
-                    res = run_wrk(
-                        server.url, reqfile, threads=args.threads, connections=args.connections
-                    )
-                meter.stop()
-                row = wrk_row(res)
-                row.update(load=load0, cpu=meter.result.get("server cpu %", float("nan")))
-                row["busy"] = meter.result["machine busy %"]
-                out[shape] = {"ingest": row}
-                print(
-                    f"[run {rep}] ingest {shape:>2} recipients: {row['per_s']:,.0f}/s accepted "
-                    f"({row['ok']} x 201, {row['other']} other, {size / len(jobs) / 1024:.1f} "
-                    f"KiB/request), p50 {row['p50']:.1f} ms, p99 {row['p99']:.1f} ms; "
-                    f"{meter.describe()}; load {load0}; status {res['status']}",
-                    flush=True,
-                )
+            for key, (jobs, envelopes) in shapes.items():
+                reqfile = wd / f"requests-{key[0]}-{key[1]}.txt"
+                write_requests(reqfile, posts_of(jobs, envelopes, parties))
+                prof = f"ingest-{key[0]}-{key[1]}-run{rep}"
+                row, _ = measure(server.url, server.pid, "server", reqfile, args, prof)
+                out[key] = {"ingest": row}
+                show(rep, "ingest", key, row)
+                print(f"[run {rep}]   status {row['status']}", flush=True)
         finally:
             server.stop()
         if args.skip_ceiling:
@@ -148,126 +195,175 @@ def one_repeat(
         keyfile = wd / "ceiling-keys.json"
         keys = {s.kid: s.public.to_jwk() for p in parties for _c, s in p.clients}
         keyfile.write_text(json.dumps({"exchange_id": EXCHANGE_ID, "keys": keys}))
-        for bare in (False, True):
-            ceiling = start_ceiling(keyfile, bare=bare)
+        for what in ("lean", "ceiling", "bare"):
+            ref = start_ceiling(
+                keyfile, bare=what == "bare", lean=what == "lean", server_key=args.server_key
+            )
             try:
-                for shape, (jobs, envelopes) in shapes.items():
-                    if bare and shape != min(shapes):
+                for key, (jobs, envelopes) in shapes.items():
+                    if what == "bare" and key != min(shapes):
                         continue
-                    reqfile = wd / f"requests-{shape}.txt"
+                    reqfile = wd / f"requests-{key[0]}-{key[1]}.txt"
                     write_requests(reqfile, posts_of(jobs, envelopes, parties))
-                    load0 = loadavg()
-                    meter = CpuMeter({"ceiling": ceiling.pid}).start()
-                    res = run_wrk(
-                        ceiling.url, reqfile, threads=args.threads, connections=args.connections
-                    )
-                    meter.stop()
-                    row = wrk_row(res)
-                    row.update(load=load0, cpu=meter.result.get("ceiling cpu %", float("nan")))
-                    key = "bare" if bare else "ceiling"
-                    out.setdefault(shape, {})[key] = row
-                    print(
-                        f"[run {rep}] {key:<7} {shape:>2} recipients: {row['per_s']:,.0f}/s "
-                        f"({row['ok']} x 201, {row['other']} other), p50 {row['p50']:.1f} ms, "
-                        f"p99 {row['p99']:.1f} ms; {meter.describe()}; load {load0}",
-                        flush=True,
-                    )
+                    row, _ = measure(ref.url, ref.pid, "ceiling", reqfile, args)
+                    out.setdefault(key, {})[what] = row
+                    show(rep, what, key, row)
             finally:
-                ceiling.stop()
+                ref.stop()
+        for key, r in out.items():
+            if "lean" in r:
+                ing, lean, ceil = r["ingest"], r["lean"], r["ceiling"]
+                print(
+                    f"[run {rep}] ratios {key[0]:>2} recipients, {key[1]:<7} clients: "
+                    f"ingest/lean {ing['per_s'] / lean['per_s'] * 100:.0f} %, "
+                    f"ingest/ceiling {ing['per_s'] / ceil['per_s'] * 100:.0f} %, "
+                    f"ceiling/lean {ceil['per_s'] / lean['per_s'] * 100:.0f} %",
+                    flush=True,
+                )
     return out
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--shapes", default="6,50", help="recipient counts (6 and/or 50)")
-    p.add_argument(
-        "--requests", default="6:2000,50:600", help="bulletins per shape (each posted once)"
-    )
-    p.add_argument("--connections", type=int, default=64, help="concurrent clients (wrk -c)")
-    p.add_argument("--threads", type=int, default=1, help="wrk threads")
-    p.add_argument("--clients", type=int, default=3, help="poster clients per posting State")
-    p.add_argument(
-        "--workers", type=int, default=1, help="exchange serve --workers (server processes)"
-    )
-    p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--skip-ceiling", action="store_true")
-    p.add_argument("--profile", metavar="DIR", help="py-spy the server into DIR")
-    p.add_argument("--keep", action="store_true", help="keep the temporary folders")
-    args = p.parse_args()
-    wanted = [int(s) for s in args.shapes.split(",")]
-    try:
-        counts = {int(k): int(v) for k, v in (x.split(":") for x in args.requests.split(","))}
-    except ValueError:
-        p.error("--requests takes SHAPE:COUNT pairs, e.g. 6:2000,50:600")
+def pct(a: float, b: float) -> str:
+    return f"{a / b * 100:.0f} %" if b == b and b else "n/a"
 
-    settings = {
-        "server": "bench/_server.py = exchange.server.serve, SQLite WAL synchronous=FULL, "
-        "request log at INFO to a file, per-client rate limit raised, "
-        f"{args.workers} server process(es)",
-        "load": f"wrk -t{args.threads} -c{args.connections}, closed loop, each request once",
-        "bulletins": "threat assessment ~1.5 KiB, hybrid ML-KEM-768+X25519 recipients, "
-        f"shapes {wanted}, requests {counts}",
-        "posters": f"{POSTERS} States x {args.clients} poster clients",
-        "repeats": args.repeat,
-    }
-    print_machine("bench/ingest.py", settings, workdir=Path("/tmp"))
 
-    parties, groups = build_world(args.clients)
-    shapes: dict[int, tuple[list[Any], list[str]]] = {}
-    for shape in wanted:
-        jobs = jobs_for(shape, counts[shape], parties, groups)
-        t0 = time.perf_counter()
-        envelopes = seal_many(parties, jobs)
-        print(
-            f"sealed {len(jobs)} bulletins to {shape} recipients in "
-            f"{time.perf_counter() - t0:.1f} s, {len(envelopes[0]):,} bytes each",
-            flush=True,
-        )
-        shapes[shape] = (jobs, envelopes)
-
-    runs = [one_repeat(r + 1, args, parties, groups, shapes) for r in range(args.repeat)]
-
-    print("\n## Results (medians over runs; per-run lines above)\n")
+def summary(runs: list[dict[Key, dict[str, Any]]], keys: list[Key]) -> None:
+    print("\n## Results (median over runs; first run apart; per-run lines above)\n")
     rows = []
-    for shape in wanted:
-        ing = [r[shape]["ingest"] for r in runs]
-        ceil = [r[shape]["ceiling"] for r in runs if "ceiling" in r[shape]]
-        bare = [r[shape]["bare"] for r in runs if "bare" in r[shape]]
-        m_ing = median(x["per_s"] for x in ing)
-        m_ceil = median(x["per_s"] for x in ceil)
+    for key in keys:
+
+        def med(what: str, field: str, first: bool = False, key: Key = key) -> float:
+            xs = [r[key][what][field] for r in runs if what in r[key]]
+            return (xs[0] if first else median(xs)) if xs else float("nan")
+
+        ing, lean, ceil = med("ingest", "per_s"), med("lean", "per_s"), med("ceiling", "per_s")
         rows.append(
             [
-                shape,
-                m_ing,
-                median(x["p50"] for x in ing),
-                median(x["p99"] for x in ing),
-                median(x["cpu"] for x in ing),
-                m_ceil,
-                median(x["p50"] for x in ceil),
-                median(x["p99"] for x in ceil),
-                f"{m_ing / m_ceil * 100:.0f} %" if ceil else "n/a",
-                median(x["per_s"] for x in bare),
-                " / ".join(x["load"].split()[0] for x in ing),
+                key[0],
+                key[1],
+                ing,
+                med("ingest", "p99"),
+                med("ingest", "cpu_ms"),
+                lean,
+                ceil,
+                pct(ing, lean),
+                pct(ing, ceil),
+                pct(ceil, lean),
+                pct(med("ingest", "per_s", True), med("lean", "per_s", True)),
+                med("bare", "per_s"),
+                " / ".join(r[key]["ingest"]["load"].split()[0] for r in runs),
             ]
         )
+        if "dir" in CALLGRIND:  # lean/ingest instructions: the rate ratio of a CPU-bound node
+            rows[-1] += [med("ingest", "ins"), med("lean", "ins"), med("ceiling", "ins")]
+            rows[-1].append(pct(med("lean", "ins"), med("ingest", "ins")))
+    head = ["recipients", "client keys", "ingest /s", "p99 ms", "CPU ms/post", "lean /s"]
+    head += ["ceiling /s", "ingest/lean", "ingest/ceiling", "ceiling/lean", "run 1 ingest/lean"]
+    head += ["bare /s", "load (1 min) per run"]
+    if "dir" in CALLGRIND:
+        head += ["ingest M instr/post", "lean M instr", "ceiling M instr", "lean/ingest instr"]
+    print(table(head, rows))
+    shapes = sorted({k[0] for k in keys})
+    if not all((s, kind) in keys for s in shapes for kind in ("hybrid", "ed25519")):
+        return
+    print("\n## ML-DSA-65 verify cost per post (issue 20): hybrid vs Ed25519 client keys\n")
+    print("(two composite verifies per post: the request token and the envelope)\n")
+    rows = []
+    for s in shapes:
+        for what in ("ingest", "lean", "ceiling"):
+            h = [r[(s, "hybrid")][what] for r in runs if what in r[(s, "hybrid")]]
+            e = [r[(s, "ed25519")][what] for r in runs if what in r[(s, "ed25519")]]
+            if not h or not e:
+                continue
+            ratio = median(x["per_s"] / y["per_s"] for x, y in zip(h, e, strict=True))
+            extra = median(x["cpu_ms"] - y["cpu_ms"] for x, y in zip(h, e, strict=True))
+            ins = median(x["ins"] - y["ins"] for x, y in zip(h, e, strict=True))
+            rows.append([s, what, pct(ratio, 1.0), extra, extra / 2, ins])
     print(
         table(
             [
                 "recipients",
-                "ingest /s",
-                "p50 ms",
-                "p99 ms",
-                "server CPU %",
-                "ceiling /s",
-                "ceil p50",
-                "ceil p99",
-                "ingest/ceiling",
-                "bare aiohttp /s",
-                "load (1 min) per run",
+                "server",
+                "hybrid/Ed25519 rate",
+                "extra CPU ms/post",
+                "per verify",
+                "extra M instr/post",
             ],
             rows,
         )
     )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--shapes", default="4,50", help="recipient counts (4, 6 and/or 50)")
+    p.add_argument(
+        "--requests", default="4:2000,6:2000,50:600", help="bulletins per shape (each posted once)"
+    )
+    p.add_argument("--connections", type=int, default=40, help="concurrent clients (wrk -c)")
+    p.add_argument("--threads", type=int, default=1, help="wrk threads")
+    p.add_argument("--clients", type=int, default=3, help="poster clients per State and key kind")
+    p.add_argument(
+        "--client-keys", default="hybrid,ed25519", help="poster signing keys: hybrid, ed25519"
+    )
+    p.add_argument(
+        "--server-key", default="hybrid", choices=("hybrid", "ed25519"), help="receipt key"
+    )
+    p.add_argument(
+        "--workers", type=int, default=1, help="exchange serve --workers (server processes)"
+    )
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--skip-ceiling", action="store_true", help="no lean, ceiling or bare runs")
+    p.add_argument("--profile", metavar="DIR", help="py-spy the server into DIR")
+    p.add_argument("--keep", action="store_true", help="keep the temporary folders")
+    p.add_argument(
+        "--callgrind",
+        metavar="DIR",
+        help="run the servers under valgrind's callgrind and print instructions per post "
+        "(independent of the machine's load; slow: use a few hundred requests)",
+    )
+    args = p.parse_args()
+    if args.callgrind:
+        CALLGRIND["dir"] = Path(args.callgrind).resolve()
+    wanted = [int(s) for s in args.shapes.split(",")]
+    kinds = [k.strip() for k in args.client_keys.split(",")]
+    if not set(kinds) <= set(CLIENT_PREFIX) or not set(wanted) <= {4, 6, 50}:
+        p.error("--client-keys takes hybrid and/or ed25519; --shapes 4, 6 and/or 50")
+    try:
+        counts = {int(k): int(v) for k, v in (x.split(":") for x in args.requests.split(","))}
+    except ValueError:
+        p.error("--requests takes SHAPE:COUNT pairs, e.g. 4:2000,50:600")
+
+    settings = {
+        "server": "bench/_server.py = exchange.server.serve, SQLite WAL synchronous=FULL, "
+        "request log at INFO to a file, per-client rate limit raised, "
+        f"{args.workers} server process(es), {args.server_key} server key (receipts)",
+        "references": "bench/lean_server.py (cryptography only), bench/ceiling_server.py "
+        "(the project's crypto), bare aiohttp (no crypto)",
+        "load": f"wrk -t{args.threads} -c{args.connections}, closed loop, each request once",
+        "bulletins": "threat assessment ~1.5 KiB, hybrid ML-KEM-768+X25519 recipients, "
+        f"shapes {wanted}, requests {counts}",
+        "posters": f"up to {POSTERS} States x {args.clients} clients x {kinds} signing keys",
+        "repeats": args.repeat,
+    }
+    print_machine("bench/ingest.py", settings, workdir=Path("/tmp"))
+
+    parties, groups = build_world(args.clients, kinds)
+    shapes: dict[Key, tuple[Jobs, list[str]]] = {}
+    for shape in wanted:
+        for kind in kinds:
+            jobs = jobs_for(shape, counts[shape], kind, parties, groups)
+            t0 = time.perf_counter()
+            envelopes = seal_many(parties, jobs)
+            print(
+                f"sealed {len(jobs)} bulletins to {shape} recipients ({kind} sender keys) in "
+                f"{time.perf_counter() - t0:.1f} s, {len(envelopes[0]):,} bytes each",
+                flush=True,
+            )
+            shapes[(shape, kind)] = (jobs, envelopes)
+
+    runs = [one_repeat(r + 1, args, parties, groups, shapes) for r in range(args.repeat)]
+    summary(runs, list(shapes))
     print(f"\nload avg at end: {loadavg()}")
 
 
