@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from exchange import vocab
-from exchange.crypto import _json
+from exchange.crypto import loads_object
 from exchange.errors import InputError, UnsupportedMediaType
 
 __all__ = [
@@ -65,7 +65,7 @@ def json_body(body: bytes, *, max_depth: int = 32) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise InputError("request body is not UTF-8") from exc
     # the one strict reader of every signed payload too (exchange/crypto/_json.py)
-    return _json.loads_object(body, InputError, "request body", max_depth=max_depth)
+    return loads_object(body, InputError, "request body", max_depth=max_depth)
 
 
 def req_str(

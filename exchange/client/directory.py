@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from exchange.crypto import _json, jws
+from exchange.crypto import jws, loads_object
 from exchange.crypto.keys import (
     EncryptionPublicKey,
     SigningPublicKey,
@@ -69,7 +69,7 @@ def parse_directory(token: str, server_key: SigningPublicKey) -> Directory:
         max_header=MAX_HEADER,
     )
     try:
-        doc = _json.loads_object(verified.payload, MalformedEnvelope, "directory document")
+        doc = loads_object(verified.payload, MalformedEnvelope, "directory document")
         view, active = view_of(doc)
         d = Directory(doc, token, view, active)
         for c in doc["clients"]:

@@ -7,6 +7,7 @@ an error from :mod:`exchange.errors`.
 from __future__ import annotations
 
 from exchange.crypto._b64 import b64u_decode, b64u_encode
+from exchange.crypto._json import loads_object
 from exchange.crypto.envelope import (
     ROUTING_FIELDS,
     EnvelopeInfo,
@@ -80,6 +81,7 @@ __all__ = [
     "b64u_encode",
     "body_hash",
     "generate_signer",
+    "loads_object",
     "make_request_token",
     "open_envelope",
     "parse_encryption_jwk",

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from exchange.crypto import _json, b64u_encode, jws
+from exchange.crypto import b64u_encode, jws, loads_object
 from exchange.crypto.keys import parse_signing_jwk
 from exchange.errors import AuthError, Forbidden, InputError, NotFound, StorageError
 from exchange.service import alerts
@@ -128,7 +128,7 @@ def _ack_claims(
     """The signed ack payload, read as strictly as an envelope (issue 17, defect 1): one
     strict JSON reader, exact members, each of its type, ``iat`` neither before the
     bulletin was accepted nor in the future, beyond the clock skew (defect 2)."""
-    claims = _json.loads_object(payload, InputError, "ack payload", max_depth=2)
+    claims = loads_object(payload, InputError, "ack payload", max_depth=2)
     if claims.keys() != _ACK_CLAIMS:
         raise InputError("ack payload must hold exactly bid, party, status and iat")
     if claims["bid"] != bid:
