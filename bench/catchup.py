@@ -215,7 +215,7 @@ def main() -> None:
     settings = {
         "backlog": f"{args.bulletins:,} bulletins for the subscriber, each to "
         f"{args.recipients} States, envelope {len(env):,} bytes (hybrid keys)",
-        "server": "bench/_server.py (exchange.server.serve), SQLite WAL synchronous=FULL",
+        "server": "bench/_server.py (exchange.node.serve), SQLite WAL synchronous=FULL",
         "client": "one aiohttp WebSocket in its own process, reads the seq of each frame only",
         "repeats": f"{args.repeat} catch-ups over the same backlog (warm page cache)",
     }

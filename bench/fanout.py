@@ -150,7 +150,7 @@ def main() -> None:
         "world": f"{STATES} States, {GROUPS} groups, sizes {sizes}, one subscriber per State",
         "load": f"{args.rate:g} bulletins/s for {args.warmup:g} + {args.seconds:g} s, open loop, "
         "from random members to their group (hybrid keys, ~1.5 KiB bulletin)",
-        "server": "bench/_server.py (exchange.server.serve), SQLite WAL synchronous=FULL",
+        "server": "bench/_server.py (exchange.node.serve), SQLite WAL synchronous=FULL",
         "repeats": f"{args.repeat} on one server (a fresh batch of bulletins each)",
     }
     print_machine("bench/fanout.py", settings, workdir=Path("/tmp"))

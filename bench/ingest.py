@@ -7,7 +7,7 @@ Run: ``python bench/ingest.py [--shapes 6,50] [--connections 64] [--repeat 3]
 What it does, per repeat (a fresh database each time):
 
 1. ``exchange init`` into a temporary folder; start the server (bench/_server.py, i.e.
-   ``exchange.server.serve``: SQLite in WAL mode with ``synchronous=FULL``, so every
+   ``exchange.node.serve``: SQLite in WAL mode with ``synchronous=FULL``, so every
    commit is durable, and the request log written at INFO as in production).
 2. Enrol 51 States with hybrid (ML-KEM-768 + X25519) encryption keys through the admin
    API; group ``g6`` has 7 of them, ``g50`` all 51. The 7 States of ``g6`` post, each
@@ -201,7 +201,7 @@ def main() -> None:
         p.error("--requests takes SHAPE:COUNT pairs, e.g. 6:2000,50:600")
 
     settings = {
-        "server": "bench/_server.py = exchange.server.serve, SQLite WAL synchronous=FULL, "
+        "server": "bench/_server.py = exchange.node.serve, SQLite WAL synchronous=FULL, "
         "request log at INFO to a file, per-client rate limit raised, "
         f"{args.workers} server process(es)",
         "load": f"wrk -t{args.threads} -c{args.connections}, closed loop, each request once",
