@@ -75,7 +75,7 @@ async def init(
         admin_signer = generate_signer("ed25519" if signing == "ed25519" else "hybrid")
         ex = Exchange(config, db, server_signer)
         await bootstrap(
-            ex,
+            ex.directory,
             party=operator_party,
             party_name=operator_name,
             client_id=client_id,
