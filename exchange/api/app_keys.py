@@ -7,16 +7,18 @@ from __future__ import annotations
 from aiohttp import web
 
 from exchange.service.admission import Admissions
+from exchange.service.audit_log import AuditLog
 from exchange.service.auth import Authenticator
 from exchange.service.core import Exchange
 from exchange.service.directory import Directory
 
-__all__ = ["ADMISSIONS", "AUTH", "DIRECTORY", "EXCHANGE", "SOCKETS", "install"]
+__all__ = ["ADMISSIONS", "AUDIT_LOG", "AUTH", "DIRECTORY", "EXCHANGE", "SOCKETS", "install"]
 
 EXCHANGE = web.AppKey("exchange", Exchange)
 AUTH = web.AppKey("auth", Authenticator)
 DIRECTORY = web.AppKey("directory", Directory)
 ADMISSIONS = web.AppKey("admissions", Admissions)
+AUDIT_LOG = web.AppKey("audit_log", AuditLog)
 
 #: open stream connections, closed with 1001 (going away) on shutdown
 SOCKETS: web.AppKey[set[web.WebSocketResponse[bool]]] = web.AppKey("sockets")
@@ -28,3 +30,4 @@ def install(app: web.Application, ex: Exchange) -> None:
     app[AUTH] = ex.auth
     app[DIRECTORY] = ex.directory
     app[ADMISSIONS] = ex.admissions
+    app[AUDIT_LOG] = ex.audit_log

@@ -4,14 +4,14 @@ Each service is given the collaborators it uses as constructor arguments; reques
 handlers take them from the application (``api/app_keys.py``). The function modules
 that still take the whole node (``delivery``, ``audit_log``, ``reports``, ``alerts``,
 ``sent``, ``seen``) read only the plain parts: ``config``, ``limits``, ``db``,
-``clock``, ``signer``, ``hub``, ``marker``, ``metrics``, ``tree``, ``clients``."""
+``clock``, ``signer``, ``hub``, ``marker``, ``metrics``, ``clients``."""
 
 from __future__ import annotations
 
-from exchange.audit.tree import MerkleCache
 from exchange.config import ServerConfig
 from exchange.crypto.keys import SigningKey
 from exchange.service.admission import Admissions
+from exchange.service.audit_log import AuditLog
 from exchange.service.auth import Authenticator, KeyCache
 from exchange.service.caller import Caller
 from exchange.service.clients import ClientCache
@@ -30,7 +30,7 @@ __all__ = ["Caller", "Exchange"]
 
 class Exchange:
     """One node: its database handle, signing key, clock, local hub, and the services
-    built on them (``auth``, ``directory``, ``admissions``)."""
+    built on them (``auth``, ``directory``, ``admissions``, ``audit_log``)."""
 
     def __init__(
         self,
@@ -51,9 +51,6 @@ class Exchange:
         self.hub = hub = Hub(queue_size=limits.ws_send_queue, carry=sole_writer)
         self.metrics = metrics = Metrics()
         self.marker = DeliveryMarker(db, clock)
-        self.sth_cache: tuple[int, str] | None = None
-        #: this node's copy of the log's leaf hashes and complete subtrees (append-only)
-        self.tree = MerkleCache()
         self.clients = clients = ClientCache(db, enabled=sole_writer)
         keys = KeyCache()
         self.auth = Authenticator(
@@ -74,6 +71,7 @@ class Exchange:
             clients=clients,
             hub=hub,
         )
+        self.audit_log = AuditLog(db=db, signer=signer, clock=clock, limits=limits)
         self.admissions = Admissions(
             db=db,
             signer=signer,
