@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from functools import partial
 
+from cachetools import LRUCache
+
 from exchange.store import directory as dir_store
 from exchange.store.db import Database
 
@@ -20,11 +22,11 @@ _MAX = 10_000
 
 
 class ClientCache:
-    def __init__(self, db: Database, *, enabled: bool) -> None:
+    def __init__(self, db: Database, *, enabled: bool, maxsize: int = _MAX) -> None:
         self.db = db
         self.enabled = enabled
         self._gen = 0
-        self._rows: dict[str, tuple[int, dir_store.ClientRow]] = {}
+        self._rows: LRUCache[str, tuple[int, dir_store.ClientRow]] = LRUCache(maxsize)
 
     async def by_kid(self, kid: str) -> dir_store.ClientRow | None:
         hit = self._rows.get(kid)
@@ -33,8 +35,6 @@ class ClientCache:
         gen = self._gen
         row = await self.db.run_read(partial(dir_store.client_by_kid_txn, kid=kid), single=True)
         if self.enabled and row is not None and gen == self._gen:
-            if len(self._rows) >= _MAX:
-                self._rows.clear()
             self._rows[kid] = (gen, row)
         return row
 

@@ -10,7 +10,6 @@ from sqlalchemy import Connection
 
 from exchange.crypto import _json, jws
 from exchange.crypto._b64 import b64u_encode
-from exchange.crypto.keys import parse_signing_jwk
 from exchange.errors import AuthError, Forbidden, InputError, NotFound, StorageError
 from exchange.service import alerts
 from exchange.service.clock import iso_ms
@@ -83,7 +82,7 @@ async def ack(ex: Exchange, caller: Caller, bid: str, body: bytes) -> tuple[bool
         raise AuthError("unknown key")
     if delivery is None or b is None:
         raise NotFound("no such bulletin for this party")
-    key = parse_signing_jwk(client.jwk)
+    key = ex.auth.keys.parse(caller.kid, client.jwk)  # the token's key: cached
     verified = jws.verify_compact(
         body, lambda k: key if k == key.kid else None, jws.TYP_ACK, max_header=ex.limits.max_header
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from cachetools import LRUCache
+
 from exchange.errors import RateLimited
 
 __all__ = ["RateLimiter"]
@@ -14,7 +16,9 @@ class RateLimiter:
         self.rate = rate
         self.burst = float(burst)
         self.max_clients = max_clients
-        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last time)
+        #: key -> (tokens, last time); the least recently seen client is forgotten first,
+        #: which only ever grants it tokens
+        self._buckets: LRUCache[str, tuple[float, float]] = LRUCache(max_clients)
 
     def check(self, key: str, now: float) -> None:
         """Spend one token of ``key``'s bucket or raise :class:`RateLimited`."""
@@ -26,6 +30,4 @@ class RateLimiter:
                 "rate limit exceeded for this client",
                 retry_after=max(1, math.ceil((1.0 - tokens) / self.rate)),
             )
-        if len(self._buckets) >= self.max_clients and key not in self._buckets:
-            self._buckets.clear()  # bounded memory; forgetting only ever grants tokens
         self._buckets[key] = (tokens - 1.0, now)

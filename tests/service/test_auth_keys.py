@@ -67,3 +67,20 @@ async def test_a_post_parses_its_signing_key_once(
     await kz.client.post(threat("KZ"))
     assert parsed.count(kz.signer.kid) == 1
     assert ex.auth.keys.get(kz.signer.kid) is not None
+
+
+def test_rate_buckets_are_bounded_and_forget_the_least_recently_seen() -> None:
+    """Memory stays bounded under many client ids, and a full table forgets one idle
+    client, not every bucket (which would refill a limited client's bucket too)."""
+    from exchange.errors import RateLimited
+    from exchange.service.ratelimit import RateLimiter
+
+    rate = RateLimiter(1.0, 1, max_clients=2)
+    rate.check("limited", 0.0)  # its one token spent
+    rate.check("idle", 0.0)
+    with pytest.raises(RateLimited):
+        rate.check("limited", 0.0)  # seen again: now the most recently seen
+    rate.check("new", 0.0)  # the table is full: "idle" is forgotten
+    assert len(rate._buckets) == 2
+    with pytest.raises(RateLimited):  # a table cleared when full would refill it
+        rate.check("limited", 0.0)
