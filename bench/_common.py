@@ -274,7 +274,7 @@ def raise_nofile(n: int = 65536) -> int:
 
 @dataclass
 class ServerProcess:
-    """``bench/_server.py`` (``exchange.server.serve`` with bench limits) in a subprocess."""
+    """``bench/_server.py`` (``exchange.node.serve`` with bench limits) in a subprocess."""
 
     proc: subprocess.Popen[str]
     url: str
@@ -414,7 +414,7 @@ def config(workdir: Path) -> ServerConfig:
 
 async def init_exchange(workdir: Path, signing: str = "hybrid") -> Path:
     """``exchange init``: schema, server key (``signing``), the operator's admin profile."""
-    from exchange.server import init
+    from exchange.node import init
 
     return await init(config(workdir), signing=signing)
 

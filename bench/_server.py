@@ -1,4 +1,4 @@
-"""The exchange server as the benchmarks run it: ``exchange.server.serve`` (what
+"""The exchange server as the benchmarks run it: ``exchange.node.serve`` (what
 ``exchange serve`` runs: the request log at INFO, every background task) with two bench
 settings: a raised file-descriptor limit, and a per-client rate limit raised so that it
 does not shape the load (``--rate``).
@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from exchange.config import Limits, ServerConfig
-from exchange.server import serve
+from exchange.node import serve
 
 
 def raise_nofile() -> None:

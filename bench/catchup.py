@@ -215,7 +215,7 @@ def main() -> None:
     settings = {
         "backlog": f"{args.bulletins:,} bulletins for the subscriber, each to "
         f"{args.recipients} States, envelope {len(env):,} bytes (hybrid keys)",
-        "server": "bench/_server.py (exchange.server.serve), SQLite WAL synchronous=FULL",
+        "server": "bench/_server.py (exchange.node.serve), SQLite WAL synchronous=FULL",
         "client": "one aiohttp WebSocket in its own process, reads the seq of each frame only",
         "repeats": f"{args.repeat} stream catch-ups over the same backlog on one server (run 1 "
         "cold, the rest warm); one inbox catch-up, right after stream run 1",

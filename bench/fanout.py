@@ -157,7 +157,7 @@ def main() -> None:
         "world": f"{STATES} States, {GROUPS} groups, sizes {sizes}, one subscriber per State",
         "load": f"{args.rate:g} bulletins/s for {args.warmup:g} + {args.seconds:g} s, open loop, "
         "from random members to their group (hybrid keys, ~1.5 KiB bulletin)",
-        "server": "bench/_server.py (exchange.server.serve), SQLite WAL synchronous=FULL, "
+        "server": "bench/_server.py (exchange.node.serve), SQLite WAL synchronous=FULL, "
         f"{args.server_key} server key (every receipt is signed inside the admission "
         "transaction, after accepted_at is stamped)",
         "keys": "posters and subscribers: Ed25519 client keys; recipients: hybrid KEM keys",

@@ -11,7 +11,7 @@ default: 4-recipient hybrid envelopes from 40 clients.
 What it does, per repeat (a fresh database each time):
 
 1. ``exchange init`` into a temporary folder; start the server (bench/_server.py, i.e.
-   ``exchange.server.serve``: SQLite in WAL mode with ``synchronous=FULL``, so every
+   ``exchange.node.serve``: SQLite in WAL mode with ``synchronous=FULL``, so every
    commit is durable, and the request log written at INFO as in production).
 2. Enrol 51 States with hybrid (ML-KEM-768 + X25519) encryption keys through the admin
    API; group ``g4`` has 5 of them, ``g6`` 7, ``g50`` all 51. Up to 7 States post, each
@@ -335,7 +335,7 @@ def main() -> None:
         p.error("--requests takes SHAPE:COUNT pairs, e.g. 4:2000,50:600")
 
     settings = {
-        "server": "bench/_server.py = exchange.server.serve, SQLite WAL synchronous=FULL, "
+        "server": "bench/_server.py = exchange.node.serve, SQLite WAL synchronous=FULL, "
         "request log at INFO to a file, per-client rate limit raised, "
         f"{args.workers} server process(es), {args.server_key} server key (receipts)",
         "references": "bench/lean_server.py (cryptography only), bench/ceiling_server.py "

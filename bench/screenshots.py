@@ -20,13 +20,13 @@ from typing import Any
 from playwright.async_api import Page, async_playwright
 
 from exchange.bulletin.validate import new_bulletin
+from exchange.cli.demo import enrol, threat_assessment
 from exchange.client import ExchangeClient
 from exchange.config import ServerConfig
 from exchange.console import Console
 from exchange.crypto.keys import Ed25519Signer
-from exchange.demo import enrol, threat_assessment
 from exchange.keyfiles import read_json, read_profile
-from exchange.server import init, open_exchange, start
+from exchange.node import init, open_exchange, start
 
 CHROMIUM = "/usr/bin/chromium"
 

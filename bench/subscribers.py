@@ -94,7 +94,7 @@ def main() -> None:
         f"{args.connections // args.parties} per receiving State, in {args.procs} client "
         "processes",
         "load": f"{args.bulletins} bulletins to the group, one at a time",
-        "server": "bench/_server.py (exchange.server.serve), SQLite WAL synchronous=FULL, "
+        "server": "bench/_server.py (exchange.node.serve), SQLite WAL synchronous=FULL, "
         f"stream heartbeat {args.heartbeat or 'default (20)'} s",
         "connecting": f"{args.parallel} connects in flight per client process, at most "
         f"{args.connect_seconds:g} s",

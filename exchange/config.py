@@ -102,7 +102,7 @@ class ServerConfig:
     # Fallback wake-up for streams when a cross-node notification is lost. None: off on
     # SQLite (one writer process sees every commit), 2 s on PostgreSQL.
     poll_interval: float | None = None
-    # Server processes sharing the port (exchange/workers.py); each is one event loop.
+    # Server processes sharing the port (exchange/node/workers.py); each is one event loop.
     workers: int = 1
     # Bind with SO_REUSEPORT (set for each worker of several).
     reuse_port: bool = False

@@ -12,10 +12,10 @@ from pgdb import BACKENDS, create_database, drop_database
 from support import Harness, start_harness
 
 #: the server's packages: the SDK and the CLI (client side, own processes) are not scanned
-_SERVER = ["exchange.api", "exchange.service", "exchange.store", "exchange.server"]
+_SERVER = ["exchange.api", "exchange.service", "exchange.store", "exchange.node"]
 #: where blocking is allowed: set-up, shutdown and the CLI, never a request's path
 _MAY_BLOCK: dict[str, set[str]] = {
-    "exchange/server.py": {"init", "open_exchange"},
+    "exchange/node/setup.py": {"init", "open_exchange"},
     "exchange/keyfiles.py": {"read_profile", "write_profile", "write_private_jwk"},
     # start-up and `exchange migrate`: the schema's revisions are read from the package's
     # files, a SQLite file is looked for before it is opened

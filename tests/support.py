@@ -17,7 +17,7 @@ from exchange.config import ServerConfig
 from exchange.crypto import tokens
 from exchange.crypto.keys import Ed25519Signer, EncryptionPrivateKey, signer_from_jwk
 from exchange.keyfiles import read_profile
-from exchange.server import RunningServer, init, open_exchange, start
+from exchange.node import RunningServer, init, open_exchange, start
 
 CAC = ("AZ", "GE", "KG", "KZ", "TJ", "UZ")
 CAC_NAMES = {

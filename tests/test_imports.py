@@ -52,7 +52,7 @@ def test_public_modules_declare_all(name: str) -> None:
 
 
 # The bridges are SDK clients (STYLE §18): they import the SDK and pure packages only.
-_SERVER_SIDE = ("exchange.service", "exchange.store", "exchange.api", "exchange.server")
+_SERVER_SIDE = ("exchange.service", "exchange.store", "exchange.api", "exchange.node")
 _BRIDGES = [m for m in MODULES if m.startswith(("exchange.bridges", "exchange.cli.interop"))]
 
 

@@ -21,8 +21,7 @@ from exchange.api import (
     routes_sent,
     routes_stream,
 )
-from exchange.api.app_keys import SOCKETS
-from exchange.api.keys import EXCHANGE
+from exchange.api.app_keys import SOCKETS, install
 from exchange.api.openapi import routes as openapi_routes
 from exchange.api.problems import problem_middleware, problem_response
 from exchange.api.requestlog import request_log_middleware
@@ -78,7 +77,7 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
             _concurrency_middleware(ex.limits.max_concurrency),
         ],
     )
-    app[EXCHANGE] = ex
+    install(app, ex)
     ex.db.observe = lambda kind, seconds: ex.metrics.db_latency.labels(kind).observe(seconds)
     app[SOCKETS] = set()
     for module_routes in (
@@ -100,7 +99,7 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
 
     async def background(app: web.Application) -> AsyncIterator[None]:
         tasks = [
-            asyncio.create_task(_every(60.0, ex.prune, "jti pruning")),
+            asyncio.create_task(_every(60.0, ex.auth.prune, "jti pruning")),
             asyncio.create_task(_every(ex.config.escalation_interval, _escalate, "escalation")),
             asyncio.create_task(ex.marker.run()),
             asyncio.create_task(_every(60.0, lambda: seen_marks.flush(ex), "last-seen marks")),

@@ -1,10 +1,33 @@
-"""Application keys shared by several route modules."""
+"""Application keys: the services a route takes from its application, and state shared
+by several route modules. Each route names the service it uses; ``EXCHANGE`` (the whole
+node) remains for the function modules not yet given their own collaborators."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-__all__ = ["SOCKETS"]
+from exchange.service.admission import Admissions
+from exchange.service.audit_log import AuditLog
+from exchange.service.auth import Authenticator
+from exchange.service.core import Exchange
+from exchange.service.directory import Directory
+
+__all__ = ["ADMISSIONS", "AUDIT_LOG", "AUTH", "DIRECTORY", "EXCHANGE", "SOCKETS", "install"]
+
+EXCHANGE = web.AppKey("exchange", Exchange)
+AUTH = web.AppKey("auth", Authenticator)
+DIRECTORY = web.AppKey("directory", Directory)
+ADMISSIONS = web.AppKey("admissions", Admissions)
+AUDIT_LOG = web.AppKey("audit_log", AuditLog)
 
 #: open stream connections, closed with 1001 (going away) on shutdown
 SOCKETS: web.AppKey[set[web.WebSocketResponse[bool]]] = web.AppKey("sockets")
+
+
+def install(app: web.Application, ex: Exchange) -> None:
+    """Put the node's services under their keys."""
+    app[EXCHANGE] = ex
+    app[AUTH] = ex.auth
+    app[DIRECTORY] = ex.directory
+    app[ADMISSIONS] = ex.admissions
+    app[AUDIT_LOG] = ex.audit_log

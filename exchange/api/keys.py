@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exchange.service import Caller, Exchange
+from exchange.api.app_keys import AUTH, EXCHANGE
 from exchange.service import seen as seen_marks
+from exchange.service.caller import Caller
 
 __all__ = ["CLIENT_ID", "EXCHANGE", "authenticate"]
 
-EXCHANGE = web.AppKey("exchange", Exchange)
 #: the authenticated client of a request, for the request log
 CLIENT_ID = web.RequestKey("client_id", str)
 
@@ -22,13 +22,14 @@ def _websocket_upgrade(request: web.Request) -> bool:
 async def authenticate(request: web.Request) -> tuple[Caller, bytes]:
     """Read the body (bounded by ``client_max_size``) and verify the request token
     (PROTOCOL §6). ``htu`` is the path as sent on the wire, without the query."""
-    ex = request.app[EXCHANGE]
+    app = request.app
     body = await request.read()
     auth = request.headers.get("Authorization", "")
     token: str | None = auth[7:].strip() if auth[:7].lower() == "bearer " else None
     if token is None and _websocket_upgrade(request):
         token = request.query.get("access_token")  # PROTOCOL §6: WebSocket upgrades only
-    caller = await ex.authenticate(token, request.method, request.rel_url.raw_path, body or None)
+    path = request.rel_url.raw_path
+    caller = await app[AUTH].authenticate(token, request.method, path, body or None)
     request[CLIENT_ID] = caller.client_id  # for the request log
-    seen_marks.note(ex, caller, request.path)  # reports' reachability (memory only)
+    seen_marks.note(app[EXCHANGE], caller, request.path)  # reports' reachability (memory only)
     return caller, body

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exchange.api.keys import EXCHANGE, authenticate
+from exchange.api.app_keys import DIRECTORY
+from exchange.api.keys import authenticate
 from exchange.api.parse import (
     CLIENT_ID,
     GROUP_ID,
@@ -31,7 +32,7 @@ async def add_party(request: web.Request) -> web.Response:
     pid = req_str(obj, "id", pattern=PARTY_ID, max_len=32)
     name = req_str(obj, "name", max_len=200)
     kind = req_str(obj, "kind", choices=PARTY_KINDS)
-    v = await admin.add_party(request.app[EXCHANGE], caller, id=pid, name=name, kind=kind)
+    v = await admin.add_party(request.app[DIRECTORY], caller, id=pid, name=name, kind=kind)
     return web.json_response({"id": pid, "name": name, "kind": kind, "version": v}, status=201)
 
 
@@ -42,9 +43,9 @@ async def add_client(request: web.Request) -> web.Response:
     cid = req_str(obj, "id", pattern=CLIENT_ID, max_len=96)
     party = req_str(obj, "party", pattern=PARTY_ID, max_len=32)
     roles = str_list(obj, "roles", choices=CLIENT_ROLES)
-    ex = request.app[EXCHANGE]
+    dirs = request.app[DIRECTORY]
     kid, v = await admin.add_client(
-        ex, caller, id=cid, party=party, roles=roles, jwk=obj.get("jwk")
+        dirs, caller, id=cid, party=party, roles=roles, jwk=obj.get("jwk")
     )
     return web.json_response(
         {"id": cid, "party": party, "roles": sorted(roles), "kid": kid, "version": v}, status=201
@@ -56,8 +57,8 @@ async def add_enc_key(request: web.Request) -> web.Response:
     caller, body = await authenticate(request)
     party = check_id(request.match_info["party"], PARTY_ID, "party id")
     obj = json_request(request, body)
-    ex = request.app[EXCHANGE]
-    kid, v = await admin.add_enc_key(ex, caller, party=party, jwk=obj.get("jwk"))
+    dirs = request.app[DIRECTORY]
+    kid, v = await admin.add_enc_key(dirs, caller, party=party, jwk=obj.get("jwk"))
     return web.json_response(
         {"party": party, "kid": kid, "status": "active", "version": v}, status=201
     )
@@ -67,7 +68,7 @@ async def add_enc_key(request: web.Request) -> web.Response:
 async def revoke_key(request: web.Request) -> web.Response:
     caller, _ = await authenticate(request)
     kid = check_id(request.match_info["kid"], KID, "kid")
-    v = await admin.revoke_key(request.app[EXCHANGE], caller, kid=kid)
+    v = await admin.revoke_key(request.app[DIRECTORY], caller, kid=kid)
     return web.json_response({"kid": kid, "status": "revoked", "version": v})
 
 
@@ -77,7 +78,7 @@ async def add_group(request: web.Request) -> web.Response:
     obj = json_request(request, body)
     gid = req_str(obj, "id", pattern=GROUP_ID, max_len=64)
     name = req_str(obj, "name", max_len=200)
-    v = await admin.add_group(request.app[EXCHANGE], caller, id=gid, name=name)
+    v = await admin.add_group(request.app[DIRECTORY], caller, id=gid, name=name)
     return web.json_response({"id": gid, "name": name, "version": v}, status=201)
 
 
@@ -87,7 +88,7 @@ async def set_member(request: web.Request) -> web.Response:
     gid = check_id(request.match_info["gid"], GROUP_ID, "group id")
     party = check_id(request.match_info["party"], PARTY_ID, "party id")
     role = req_str(json_request(request, body), "role", choices=GROUP_ROLES)
-    v = await admin.set_member(request.app[EXCHANGE], caller, group=gid, party=party, role=role)
+    v = await admin.set_member(request.app[DIRECTORY], caller, group=gid, party=party, role=role)
     return web.json_response({"group": gid, "party": party, "role": role, "version": v})
 
 
@@ -96,7 +97,7 @@ async def remove_member(request: web.Request) -> web.Response:
     caller, _ = await authenticate(request)
     gid = check_id(request.match_info["gid"], GROUP_ID, "group id")
     party = check_id(request.match_info["party"], PARTY_ID, "party id")
-    v = await admin.remove_member(request.app[EXCHANGE], caller, group=gid, party=party)
+    v = await admin.remove_member(request.app[DIRECTORY], caller, group=gid, party=party)
     return web.json_response({"group": gid, "party": party, "removed": True, "version": v})
 
 
@@ -104,7 +105,7 @@ async def remove_member(request: web.Request) -> web.Response:
 async def list_subscriptions(request: web.Request) -> web.Response:
     caller, _ = await authenticate(request)
     gid = check_id(request.match_info["gid"], GROUP_ID, "group id")
-    subs = await admin.list_subscriptions(request.app[EXCHANGE], caller, gid)
+    subs = await admin.list_subscriptions(request.app[DIRECTORY], caller, gid)
     return web.json_response({"group": gid, "subscriptions": subs})
 
 
@@ -117,7 +118,7 @@ async def put_subscription(request: web.Request) -> web.Response:
     types = None if obj.get("types") is None else str_list(obj, "types", choices=TYPES)
     min_priority = opt_str(obj, "min_priority", choices=PRIORITIES)
     created, v = await admin.put_subscription(
-        request.app[EXCHANGE],
+        request.app[DIRECTORY],
         caller,
         group=gid,
         source=source,
@@ -133,7 +134,7 @@ async def delete_subscription(request: web.Request) -> web.Response:
     caller, _ = await authenticate(request)
     gid = check_id(request.match_info["gid"], GROUP_ID, "group id")
     source = check_id(request.match_info["source"], PARTY_ID, "source party id")
-    v = await admin.delete_subscription(request.app[EXCHANGE], caller, group=gid, source=source)
+    v = await admin.delete_subscription(request.app[DIRECTORY], caller, group=gid, source=source)
     return web.json_response({"group": gid, "source": source, "deleted": True, "version": v})
 
 
@@ -162,8 +163,8 @@ async def resume_party(request: web.Request) -> web.Response:
 async def _party_status(request: web.Request, status: str) -> web.Response:
     caller, _ = await authenticate(request)
     party = _party(request)
-    ex = request.app[EXCHANGE]
-    v = await admin.set_party_status(ex, caller, party=party, status=status)
+    dirs = request.app[DIRECTORY]
+    v = await admin.set_party_status(dirs, caller, party=party, status=status)
     return web.json_response({"party": party, "status": status, "version": v})
 
 
@@ -171,7 +172,7 @@ async def _party_status(request: web.Request, status: str) -> web.Response:
 async def remove_party(request: web.Request) -> web.Response:
     caller, _ = await authenticate(request)
     party = _party(request)
-    changes, v = await admin.remove_party(request.app[EXCHANGE], caller, party=party)
+    changes, v = await admin.remove_party(request.app[DIRECTORY], caller, party=party)
     return web.json_response({"party": party, "status": "removed", **changes, "version": v})
 
 
@@ -188,8 +189,8 @@ async def resume_client(request: web.Request) -> web.Response:
 async def _client_status(request: web.Request, status: str) -> web.Response:
     caller, _ = await authenticate(request)
     cid = _client_id(request)
-    ex = request.app[EXCHANGE]
-    kid, v = await admin.set_client_status(ex, caller, client_id=cid, status=status)
+    dirs = request.app[DIRECTORY]
+    kid, v = await admin.set_client_status(dirs, caller, client_id=cid, status=status)
     return web.json_response({"id": cid, "kid": kid, "status": status, "version": v})
 
 
@@ -197,7 +198,7 @@ async def _client_status(request: web.Request, status: str) -> web.Response:
 async def remove_client(request: web.Request) -> web.Response:
     caller, _ = await authenticate(request)
     cid = _client_id(request)
-    kid, v = await admin.remove_client(request.app[EXCHANGE], caller, client_id=cid)
+    kid, v = await admin.remove_client(request.app[DIRECTORY], caller, client_id=cid)
     return web.json_response({"id": cid, "kid": kid, "status": "revoked", "version": v})
 
 
@@ -205,5 +206,5 @@ async def remove_client(request: web.Request) -> web.Response:
 async def remove_group(request: web.Request) -> web.Response:
     caller, _ = await authenticate(request)
     gid = check_id(request.match_info["gid"], GROUP_ID, "group id")
-    changes, v = await admin.remove_group(request.app[EXCHANGE], caller, group=gid)
+    changes, v = await admin.remove_group(request.app[DIRECTORY], caller, group=gid)
     return web.json_response({"group": gid, "removed": True, **changes, "version": v})

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exchange.api.keys import EXCHANGE, authenticate
+from exchange.api.app_keys import AUDIT_LOG
+from exchange.api.keys import authenticate
 from exchange.api.parse import query_int
-from exchange.service import audit_log
 
 __all__ = ["routes"]
 
@@ -16,7 +16,7 @@ routes = web.RouteTableDef()
 @routes.get("/v1/audit/sth")
 async def sth(request: web.Request) -> web.Response:
     await authenticate(request)
-    return web.json_response({"sth": await audit_log.signed_tree_head(request.app[EXCHANGE])})
+    return web.json_response({"sth": await request.app[AUDIT_LOG].signed_tree_head()})
 
 
 @routes.get("/v1/audit/entries")
@@ -24,9 +24,7 @@ async def entries(request: web.Request) -> web.Response:
     await authenticate(request)
     start = query_int(request, "start", None)
     end = query_int(request, "end", None)
-    return web.json_response(
-        {"entries": await audit_log.entries(request.app[EXCHANGE], start, end)}
-    )
+    return web.json_response({"entries": await request.app[AUDIT_LOG].entries(start, end)})
 
 
 @routes.get("/v1/audit/proof")
@@ -34,7 +32,7 @@ async def proof(request: web.Request) -> web.Response:
     await authenticate(request)
     index = query_int(request, "index", None)
     size = query_int(request, "size", None, lo=1)
-    return web.json_response(await audit_log.inclusion(request.app[EXCHANGE], index, size))
+    return web.json_response(await request.app[AUDIT_LOG].inclusion(index, size))
 
 
 @routes.get("/v1/audit/consistency")
@@ -42,4 +40,4 @@ async def consistency(request: web.Request) -> web.Response:
     await authenticate(request)
     first = query_int(request, "first", None, lo=1)
     second = query_int(request, "second", None, lo=1)
-    return web.json_response(await audit_log.consistency(request.app[EXCHANGE], first, second))
+    return web.json_response(await request.app[AUDIT_LOG].consistency(first, second))

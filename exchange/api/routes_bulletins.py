@@ -7,10 +7,11 @@ import ipaddress
 
 from aiohttp import web
 
-from exchange.api.keys import EXCHANGE, authenticate
+from exchange.api.app_keys import ADMISSIONS, EXCHANGE
+from exchange.api.keys import authenticate
 from exchange.api.parse import query_int
 from exchange.errors import InputError, NotFound, UnsupportedMediaType
-from exchange.service import admission, delivery
+from exchange.service import delivery
 from exchange.vocab import BID_RE
 
 __all__ = ["routes"]
@@ -38,7 +39,7 @@ def _jose_body(request: web.Request, body: bytes) -> bytes:
 async def post_bulletin(request: web.Request) -> web.Response:
     caller, body = await authenticate(request)
     envelope = _jose_body(request, body)
-    created, receipt = await admission.admit(request.app[EXCHANGE], caller, envelope)
+    created, receipt = await request.app[ADMISSIONS].admit(caller, envelope)
     return web.json_response({"receipt": receipt}, status=201 if created else 200)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exchange.api.keys import EXCHANGE, authenticate
+from exchange.api.app_keys import DIRECTORY, EXCHANGE
+from exchange.api.keys import authenticate
 
 __all__ = ["routes"]
 
@@ -22,11 +23,10 @@ async def health(request: web.Request) -> web.Response:
 @routes.get("/v1/server-key")
 async def server_key(request: web.Request) -> web.Response:
     """PROTOCOL §7: the server's signing JWK itself; clients pin its kid."""
-    return web.json_response(request.app[EXCHANGE].server_jwk())
+    return web.json_response(request.app[DIRECTORY].server_jwk())
 
 
 @routes.get("/v1/directory")
 async def directory(request: web.Request) -> web.Response:
-    ex = request.app[EXCHANGE]
     await authenticate(request)
-    return web.json_response({"directory": await ex.signed_directory()})
+    return web.json_response({"directory": await request.app[DIRECTORY].signed()})

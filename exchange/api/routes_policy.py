@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exchange.api.keys import EXCHANGE, authenticate
+from exchange.api.app_keys import DIRECTORY
+from exchange.api.keys import authenticate
 from exchange.api.parse import PARTY_ID, check_id, json_request
 from exchange.errors import InputError
 from exchange.service import signing_policy
@@ -21,8 +22,8 @@ async def _put(request: web.Request, party: str | None) -> web.Response:
     required = obj.get("require_hybrid")
     if not isinstance(required, bool) or set(obj) != {"require_hybrid"}:
         raise InputError('the body is exactly {"require_hybrid": true|false}')
-    ex = request.app[EXCHANGE]
-    v = await signing_policy.set_policy(ex, caller, party=party, required=required)
+    dirs = request.app[DIRECTORY]
+    v = await signing_policy.set_policy(dirs, caller, party=party, required=required)
     scope = "*" if party is None else party
     return web.json_response({"party": scope, "require_hybrid": required, "version": v})
 

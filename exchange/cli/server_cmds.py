@@ -155,7 +155,7 @@ def _signing_options(p: argparse.ArgumentParser, what: str) -> None:
 
 
 async def cmd_init(args: argparse.Namespace) -> int:
-    from exchange.server import init
+    from exchange.node import init
 
     cfg = server_config(args)
     folder = await init(
@@ -185,7 +185,7 @@ async def cmd_init(args: argparse.Namespace) -> int:
 
 
 async def cmd_serve(args: argparse.Namespace) -> int:
-    from exchange.server import open_exchange, serve
+    from exchange.node import open_exchange, serve
 
     cfg = server_config(args)
     if cfg.log_file is not None:  # a log file that cannot be written is said now, plainly
@@ -330,6 +330,6 @@ def _party_key_mode(args: argparse.Namespace, folder: Path, party: str) -> tuple
 
 
 async def cmd_demo(args: argparse.Namespace) -> int:
-    from exchange.demo import run_demo
+    from exchange.cli.demo import run_demo
 
     return await run_demo(console=getattr(args, "console", False))

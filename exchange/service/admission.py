@@ -10,16 +10,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from exchange.audit.canonical import canonical_json
 from exchange.bulletin.validate import validate_metadata
+from exchange.config import Limits
 from exchange.crypto import b64u_encode, jws
 from exchange.crypto.envelope import EnvelopeInfo, verify_envelope
-from exchange.crypto.keys import SigningPublicKey, parse_signing_jwk
+from exchange.crypto.keys import SigningKey, SigningPublicKey
 from exchange.errors import (
     Conflict,
     ExchangeError,
@@ -31,66 +32,61 @@ from exchange.errors import (
     UnknownKey,
 )
 from exchange.routing import recipients as route
+from exchange.service.auth import KID, KeyCache
 from exchange.service.batch import Batcher
-from exchange.service.clock import iso_ms
-from exchange.service.hub import Arrival
+from exchange.service.caller import Caller
+from exchange.service.clients import ClientCache
+from exchange.service.clock import Clock, iso_ms
+from exchange.service.hub import Arrival, Hub
+from exchange.service.metrics import Metrics
 from exchange.service.signing_policy import check_key
+from exchange.service.view import ViewCache
 from exchange.store import audit as audit_store
 from exchange.store import bulletins as bstore
-from exchange.vocab import KID_RE, iat_problem
+from exchange.store.db import Database
+from exchange.vocab import iat_problem
 
-if TYPE_CHECKING:
-    from exchange.service.core import Caller, Exchange
-
-__all__ = ["Admissions", "admit"]
+__all__ = ["Admissions"]
 
 log = logging.getLogger("exchange.admission")
 
 
-_KID = KID_RE
-
-#: kid -> key. A kid is its key's RFC 7638 thumbprint, so an entry is never stale; who
-#: holds the key, its roles and its status are read afresh on every post.
-_KEYS: dict[str, SigningPublicKey] = {}
-_KEYS_MAX = 4096
-
-
 async def _sender_key(
-    ex: Exchange, envelope: bytes, caller: Caller
+    adm: Admissions, envelope: bytes, caller: Caller
 ) -> tuple[str, SigningPublicKey]:
     """PROTOCOL §5: the outer JWS's kid must be an active poster client of ``iss``'s
     party (the caller's; ``iss`` is compared after the signature is checked)."""
     try:
-        header = jws.peek_header(envelope, max_header=ex.limits.max_header)
+        header = jws.peek_header(envelope, max_header=adm.limits.max_header)
     except ExchangeError:
         raise
     except Exception as exc:  # pragma: no cover - peek_header raises library errors only
         raise MalformedEnvelope("envelope is not a compact JWS") from exc
     kid = header.get("kid")
-    if not isinstance(kid, str) or not _KID.fullmatch(kid):
+    if not isinstance(kid, str) or not KID.fullmatch(kid):
         raise MalformedEnvelope("envelope header has no usable kid")
-    if kid == caller.kid and kid in _KEYS:
-        # The usual case: signed by the posting client itself, whose key, status and
-        # roles the request's authentication has just read (and require("poster") checked).
-        return caller.client_id, _KEYS[kid]
-    client = await ex.clients.by_kid(kid)
+    if kid == caller.kid:
+        own = adm.keys.get(kid)
+        if own is not None:
+            # The usual case: signed by the posting client itself, whose key, status and
+            # roles the request's authentication has just read (and require("poster")
+            # checked); authentication left the parsed key in the shared cache.
+            return caller.client_id, own
+    client = await adm.clients.by_kid(kid)
     if client is None or client.status != "active":
         raise UnknownKey("the envelope's signing key is not an active client key")
     if "poster" not in client.roles:
         raise Forbidden("the envelope's signing key is not a poster's")
     if client.party != caller.party:
         raise Forbidden("an envelope must be signed by a client of the posting party")
-    key = parse_signing_jwk(client.jwk)
+    key = adm.keys.parse(kid, client.jwk)
     check_key(client.hybrid_required, key, Forbidden)  # issue 20 policy
-    if len(_KEYS) >= _KEYS_MAX:
-        _KEYS.clear()
-    _KEYS[key.kid] = key
     return client.id, key
 
 
-def _check_times(ex: Exchange, meta: dict[str, Any]) -> None:
-    now = ex.clock.seconds()
-    late = iat_problem(meta["iat"], now, future=ex.limits.future_iat)  # PROTOCOL §5
+def _check_times(adm: Admissions, meta: dict[str, Any]) -> None:
+    now = adm.clock.seconds()
+    late = iat_problem(meta["iat"], now, future=adm.limits.future_iat)  # PROTOCOL §5
     if late:
         raise InputError(f"iat is {late}")
     if meta["exp"] is not None and meta["exp"] <= meta["iat"]:
@@ -101,20 +97,22 @@ def _check_times(ex: Exchange, meta: dict[str, Any]) -> None:
         raise InputError("a revocation must name the bulletin it withdraws in 'supersedes'")
 
 
-def _check_fresh(ex: Exchange, meta: dict[str, Any]) -> None:
+def _check_fresh(adm: Admissions, meta: dict[str, Any]) -> None:
     """Issue 17: a bulletin already expired, or dated more than ``Limits.past_iat``
     before now, is refused when first posted (a stale alert is not news; a back-dated
     one would sort into readers' histories as if sent long ago)."""
-    now = ex.clock.seconds()
+    now = adm.clock.seconds()
     if meta["exp"] is not None and meta["exp"] <= now:
         raise InputError("the bulletin has already expired (exp is not after now)")
-    stale = iat_problem(meta["iat"], now, future=ex.limits.future_iat, past=ex.limits.past_iat)
+    stale = iat_problem(
+        meta["iat"], now, future=adm.limits.future_iat, past=adm.limits.past_iat
+    )
     if stale:
         raise InputError(f"iat is {stale}")
 
 
-def _receipt(ex: Exchange, body: dict[str, Any]) -> str:
-    return jws.sign_compact(canonical_json(body), ex.signer, jws.TYP_RECEIPT)
+def _receipt(adm: Admissions, body: dict[str, Any]) -> str:
+    return jws.sign_compact(canonical_json(body), adm.signer, jws.TYP_RECEIPT)
 
 
 @dataclass(frozen=True)
@@ -152,13 +150,40 @@ class Admissions(Batcher[_Request, _Outcome]):
 
     max_batch = 100
 
-    def __init__(self, ex: Exchange) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        signer: SigningKey,
+        clock: Clock,
+        limits: Limits,
+        ack_deadlines: dict[str, int],
+        hub: Hub,
+        metrics: Metrics,
+        views: ViewCache,
+        clients: ClientCache,
+        keys: KeyCache,
+    ) -> None:
         super().__init__()
-        self.ex = ex
+        self.db = db
+        self.signer = signer
+        self.clock = clock
+        self.limits = limits
+        self.ack_deadlines = ack_deadlines
+        self.hub = hub
+        self.metrics = metrics
+        self.views = views
+        self.clients = clients
+        self.keys = keys
+
+    async def admit(self, caller: Caller, envelope: bytes) -> tuple[bool, str]:
+        """Accept ``envelope``; returns (created, receipt JWS). A re-post of the same
+        bytes returns the original receipt with created False."""
+        return await _admit(self, caller, envelope)
 
     async def commit(self, items: list[_Request]) -> list[_Outcome | BaseException]:
         try:
-            outcomes = await self.ex.db.run_write(partial(_admit_txn, self.ex, items))
+            outcomes = await self.db.run_write(partial(_admit_txn, self, items))
         except StorageError:
             raise
         except Exception as exc:
@@ -169,17 +194,17 @@ class Admissions(Batcher[_Request, _Outcome]):
         # Committed: hand the bulletins to the live streams, here in the one flusher
         # and in seq order (not in each request, which its client may abandon).
         arrivals = [o.arrival for o in outcomes if isinstance(o, _Outcome) and o.arrival]
-        self.ex.metrics.accepted.inc(len(arrivals))
+        self.metrics.accepted.inc(len(arrivals))
         try:
-            self.ex.hub.publish(arrivals)
+            self.hub.publish(arrivals)
         except Exception:  # never fail what is stored: the streams read the database
             log.exception("live delivery of an admitted batch failed")
-            self.ex.hub.wake_all()
+            self.hub.wake_all()
         return outcomes
 
     async def _alone(self, item: _Request) -> _Outcome | BaseException:
         try:
-            return (await self.ex.db.run_write(partial(_admit_txn, self.ex, [item])))[0]
+            return (await self.db.run_write(partial(_admit_txn, self, [item])))[0]
         except Exception as exc:
             return _unforeseen(exc)
 
@@ -190,16 +215,14 @@ def _unforeseen(exc: Exception) -> BaseException:
     return exc
 
 
-async def admit(ex: Exchange, caller: Caller, envelope: bytes) -> tuple[bool, str]:
-    """Accept ``envelope``; returns (created, receipt JWS). A re-post of the same bytes
-    returns the original receipt with created False."""
+async def _admit(adm: Admissions, caller: Caller, envelope: bytes) -> tuple[bool, str]:
     caller.require("poster")
-    client_id, key = await _sender_key(ex, envelope, caller)
+    client_id, key = await _sender_key(adm, envelope, caller)
     info: EnvelopeInfo = verify_envelope(
         envelope,
         lambda k: key if k == key.kid else None,
-        max_size=ex.limits.max_body,
-        max_recipients=ex.limits.max_recipients,
+        max_size=adm.limits.max_body,
+        max_recipients=adm.limits.max_recipients,
     )
     # PROTOCOL §4: the server cannot read the body, but every routing field it stores,
     # routes, filters and escalates on must be in the vocabulary (a UUID bid, a known
@@ -207,19 +230,19 @@ async def admit(ex: Exchange, caller: Caller, envelope: bytes) -> tuple[bool, st
     meta = validate_metadata(info.metadata)
     if meta["iss"] != caller.party:
         raise Forbidden("iss must be the posting party")
-    _check_times(ex, meta)  # a re-post passed these when it was first accepted
+    _check_times(adm, meta)  # a re-post passed these when it was first accepted
     request = _Request(meta, client_id, info, envelope.decode("ascii"), b64u_encode(info.sha256))
-    outcome = await ex.admissions.submit(request)
+    outcome = await adm.submit(request)
     return outcome.created, outcome.receipt
 
 
 def _admit_txn(
-    ex: Exchange, items: list[_Request], conn: Connection
+    adm: Admissions, items: list[_Request], conn: Connection
 ) -> list[_Outcome | BaseException]:
     """One write transaction for a batch: route, check the kids, store each bulletin with
     its deliveries and its log entry. Runs in the writer (a thread on SQLite)."""
     audit_store.lock_log_txn(conn)  # seq order == commit order (ADR 0005)
-    state = ex.views.get_txn(conn)
+    state = adm.views.get_txn(conn)
     known = {
         bid: _Known(b.iss, b.envelope_sha256, b.receipt)
         for bid, b in bstore.by_bids_txn(conn, sorted({r.meta["bid"] for r in items})).items()
@@ -238,7 +261,7 @@ def _admit_txn(
                 # it would not route today.
                 out.append(_repost(prior, r.digest))
                 continue
-            _check_fresh(ex, meta)  # after the re-post check: a retry gets its receipt
+            _check_fresh(adm, meta)  # after the re-post check: a retry gets its receipt
             recipients = sorted(route(meta, meta["iss"], state.view))
             _check_kids(r.info, recipients, state.active_kid)
             _check_supersedes(conn, meta, known)
@@ -246,8 +269,8 @@ def _admit_txn(
             out.append(exc)
             continue
         seq += 1
-        now = max(now, ex.clock.ms())  # under the log lock: accepted_at grows with seq
-        deadline = ex.config.ack_deadlines.get(meta["priority"])
+        now = max(now, adm.clock.ms())  # under the log lock: accepted_at grows with seq
+        deadline = adm.ack_deadlines.get(meta["priority"])
         log_index = log.add(
             {
                 "kind": "bulletin",
@@ -262,7 +285,7 @@ def _admit_txn(
             now,
         )
         receipt = _receipt(
-            ex,
+            adm,
             {
                 "bid": meta["bid"],
                 "seq": seq,

@@ -6,65 +6,76 @@ from typing import Any
 
 from exchange.audit.canonical import canonical_json
 from exchange.audit.tree import MerkleCache
+from exchange.config import Limits
 from exchange.crypto import b64u_encode, jws
+from exchange.crypto.keys import SigningKey
 from exchange.errors import InputError
-from exchange.service.core import Exchange
+from exchange.service.clock import Clock
 from exchange.store import audit as audit_store
+from exchange.store.db import Database
 
-__all__ = ["consistency", "entries", "inclusion", "signed_tree_head"]
-
-
-async def signed_tree_head(ex: Exchange) -> str:
-    """O(1): the size and root are kept with each append; signing is the only work."""
-    async with ex.db.read() as conn:
-        st = await audit_store.tree_state(conn)
-    cached = ex.sth_cache
-    if cached is not None and cached[0] == st.size:
-        return cached[1]
-    body = {
-        "tree_size": st.size,
-        "root_hash": b64u_encode(st.root_hash),
-        "timestamp": ex.clock.ms(),
-    }
-    token = jws.sign_compact(canonical_json(body), ex.signer, jws.TYP_STH)
-    ex.sth_cache = (st.size, token)
-    return token
+__all__ = ["AuditLog"]
 
 
-async def entries(ex: Exchange, start: int, end: int) -> list[dict[str, Any]]:
-    if end <= start:
-        raise InputError("end must be greater than start")
-    end = min(end, start + ex.limits.audit_max_page)
-    async with ex.db.read() as conn:
-        rows = await audit_store.leaves(conn, start, end)
-    return [{"index": i, "leaf": b64u_encode(leaf)} for i, leaf in rows]
+class AuditLog:
+    """The log as readers see it, with this node's last signed tree head and its copy of
+    the log's leaf hashes and complete subtrees (append-only)."""
 
+    def __init__(self, *, db: Database, signer: SigningKey, clock: Clock, limits: Limits) -> None:
+        self.db = db
+        self.signer = signer
+        self.clock = clock
+        self.limits = limits
+        self.sth: tuple[int, str] | None = None
+        self.tree = MerkleCache()
 
-async def _tree(ex: Exchange, size: int) -> MerkleCache:
-    """This node's tree, holding at least ``size`` leaves. Leaves are immutable once
-    appended, so only the new ones are read from the database."""
-    tree = ex.tree
-    async with ex.db.read() as conn:
-        st = await audit_store.tree_state(conn)
-        if size > st.size:
-            raise InputError(f"the log has only {st.size} entries")
-        if tree.size < size:
-            start = tree.size
-            for i, h in enumerate(await audit_store.leaf_hashes(conn, start, st.size)):
-                if start + i == tree.size:  # another request may have synced meanwhile
-                    tree.append(h)
-    return tree
+    async def signed_tree_head(self) -> str:
+        """O(1): the size and root are kept with each append; signing is the only work."""
+        async with self.db.read() as conn:
+            st = await audit_store.tree_state(conn)
+        cached = self.sth
+        if cached is not None and cached[0] == st.size:
+            return cached[1]
+        body = {
+            "tree_size": st.size,
+            "root_hash": b64u_encode(st.root_hash),
+            "timestamp": self.clock.ms(),
+        }
+        token = jws.sign_compact(canonical_json(body), self.signer, jws.TYP_STH)
+        self.sth = (st.size, token)
+        return token
 
+    async def entries(self, start: int, end: int) -> list[dict[str, Any]]:
+        if end <= start:
+            raise InputError("end must be greater than start")
+        end = min(end, start + self.limits.audit_max_page)
+        async with self.db.read() as conn:
+            rows = await audit_store.leaves(conn, start, end)
+        return [{"index": i, "leaf": b64u_encode(leaf)} for i, leaf in rows]
 
-async def inclusion(ex: Exchange, index: int, size: int) -> dict[str, Any]:
-    if not 0 <= index < size:
-        raise InputError("index must be below size")
-    path = (await _tree(ex, size)).inclusion_path(index, size)
-    return {"index": index, "tree_size": size, "path": [b64u_encode(h) for h in path]}
+    async def _tree(self, size: int) -> MerkleCache:
+        """This node's tree, holding at least ``size`` leaves. Leaves are immutable once
+        appended, so only the new ones are read from the database."""
+        tree = self.tree
+        async with self.db.read() as conn:
+            st = await audit_store.tree_state(conn)
+            if size > st.size:
+                raise InputError(f"the log has only {st.size} entries")
+            if tree.size < size:
+                start = tree.size
+                for i, h in enumerate(await audit_store.leaf_hashes(conn, start, st.size)):
+                    if start + i == tree.size:  # another request may have synced meanwhile
+                        tree.append(h)
+        return tree
 
+    async def inclusion(self, index: int, size: int) -> dict[str, Any]:
+        if not 0 <= index < size:
+            raise InputError("index must be below size")
+        path = (await self._tree(size)).inclusion_path(index, size)
+        return {"index": index, "tree_size": size, "path": [b64u_encode(h) for h in path]}
 
-async def consistency(ex: Exchange, first: int, second: int) -> dict[str, Any]:
-    if not 0 < first <= second:
-        raise InputError("need 0 < first <= second")
-    path = (await _tree(ex, second)).consistency_path(first, second)
-    return {"first": first, "second": second, "path": [b64u_encode(h) for h in path]}
+    async def consistency(self, first: int, second: int) -> dict[str, Any]:
+        if not 0 < first <= second:
+            raise InputError("need 0 < first <= second")
+        path = (await self._tree(second)).consistency_path(first, second)
+        return {"first": first, "second": second, "path": [b64u_encode(h) for h in path]}

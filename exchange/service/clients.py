@@ -22,11 +22,11 @@ _MAX = 10_000
 
 
 class ClientCache:
-    def __init__(self, db: Database, *, enabled: bool) -> None:
+    def __init__(self, db: Database, *, enabled: bool, maxsize: int = _MAX) -> None:
         self.db = db
         self.enabled = enabled
         self._gen = 0
-        self._rows: LRUCache[str, tuple[int, dir_store.ClientRow]] = LRUCache(_MAX)
+        self._rows: LRUCache[str, tuple[int, dir_store.ClientRow]] = LRUCache(maxsize)
 
     async def by_kid(self, kid: str) -> dir_store.ClientRow | None:
         hit = self._rows.get(kid)

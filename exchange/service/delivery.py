@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import Connection
 
 from exchange.crypto import b64u_encode, jws, loads_object
-from exchange.crypto.keys import parse_signing_jwk
 from exchange.errors import AuthError, Forbidden, InputError, NotFound, StorageError
 from exchange.service import alerts
 from exchange.service.clock import iso_ms
@@ -80,7 +79,7 @@ async def ack(ex: Exchange, caller: Caller, bid: str, body: bytes) -> tuple[bool
         raise AuthError("unknown key")
     if delivery is None or b is None:
         raise NotFound("no such bulletin for this party")
-    key = parse_signing_jwk(client.jwk)
+    key = ex.auth.keys.parse(caller.kid, client.jwk)  # the token's key: cached
     verified = jws.verify_compact(
         body, lambda k: key if k == key.kid else None, jws.TYP_ACK, max_header=ex.limits.max_header
     )

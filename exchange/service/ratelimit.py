@@ -16,8 +16,8 @@ class RateLimiter:
         self.rate = rate
         self.burst = float(burst)
         self.max_clients = max_clients
-        # key -> (tokens, last time); the least recently seen key is forgotten when full,
-        # which only ever grants tokens
+        #: key -> (tokens, last time); the least recently seen client is forgotten first,
+        #: which only ever grants it tokens
         self._buckets: LRUCache[str, tuple[float, float]] = LRUCache(max_clients)
 
     def check(self, key: str, now: float) -> None:

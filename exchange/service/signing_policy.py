@@ -9,15 +9,12 @@ such signatures too (``exchange.client.directory``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from exchange.crypto.keys import SigningPublicKey, parse_signing_jwk
 from exchange.errors import Conflict, NotFound
+from exchange.service.caller import Caller
+from exchange.service.directory import Directory
 from exchange.store import directory as dir_store
 from exchange.store import signing_policy as policy_store
-
-if TYPE_CHECKING:  # core imports check_key from here
-    from exchange.service.core import Caller, Exchange
 
 __all__ = ["check_key", "set_policy"]
 
@@ -28,19 +25,19 @@ def check_key(hybrid_required: bool, key: SigningPublicKey, error: type[Exceptio
         raise error("this party must sign with a hybrid ML-DSA-65-Ed25519 key")
 
 
-async def set_policy(ex: Exchange, caller: Caller, *, party: str | None, required: bool) -> int:
+async def set_policy(dirs: Directory, caller: Caller, *, party: str | None, required: bool) -> int:
     """Require (or stop requiring) hybrid keys of ``party``, or of everyone when None.
     Refused when it would lock out the operator's own calling key."""
     caller.require("admin")
     scope = policy_store.EXCHANGE_WIDE if party is None else party
-    async with ex.directory_write() as conn:
+    async with dirs.write() as conn:
         if party is not None and not await dir_store.party_exists(conn, party):
             raise NotFound(f"no party {party}")
         me = await dir_store.client_by_kid(conn, caller.kid)
         if required and me is not None and scope in (policy_store.EXCHANGE_WIDE, me.party):
             check_key(True, parse_signing_jwk(me.jwk), Conflict)
-        if not await policy_store.set_required(conn, scope, required, ex.clock.ms()):
+        if not await policy_store.set_required(conn, scope, required, dirs.clock.ms()):
             return await dir_store.current_version(conn)
-        return await ex.record_directory_change(
+        return await dirs.record_change(
             conn, "set-signing-policy", {"party": scope, "require_hybrid": required}
         )

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine
 
 from exchange.client import ExchangeClient
 from exchange.client import alerts as sdk
-from exchange.server import RunningServer, open_exchange, start
+from exchange.node import RunningServer, open_exchange, start
 from exchange.store import alerts as astore
 from exchange.store.db import Database
 from exchange.store.migrate import upgrade

@@ -16,7 +16,7 @@ from integration._flows import eventually, threat
 from exchange.client import alerts as sdk
 from exchange.config import AlertsConfig
 from exchange.errors import EndpointRefused, InputError
-from exchange.server import open_exchange, start
+from exchange.node import open_exchange, start
 from exchange.service.alerts.ssrf import AddressPolicy, GuardedResolver
 from exchange.store import alerts as astore
 

@@ -255,7 +255,7 @@ class World:
                     roles=frozenset(),
                     now=ex.clock.ms(),
                 )
-                await ex.record_directory_change(
+                await ex.directory.record_change(
                     conn, "add-client", {"client": cid, "kid": signer.kid, "roles": []}
                 )
         return Caller(cid, signer)

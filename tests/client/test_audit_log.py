@@ -72,8 +72,9 @@ async def test_swapped_encryption_key_is_refused_by_the_sdk(harness: Harness) ->
             .values(kid=jwk["kid"], jwk=json.dumps(jwk))
         )
     # A node that starts now (or any other node) builds the directory from the database.
-    harness.server.exchange._directory = None
-    harness.server.exchange.views = type(harness.server.exchange.views)()
+    harness.server.exchange.directory._signed = None
+    admissions = harness.server.exchange.admissions
+    admissions.views = type(admissions.views)()
     with pytest.raises(LogInconsistent, match="logged digest"):
         await kz.directory(refresh=True)
     with pytest.raises(LogInconsistent):
@@ -96,7 +97,7 @@ async def _truncate(harness: Harness, keep: int) -> None:
                 size=keep, frontier=json.dumps(f.to_json()), root_hash=f.root()
             )
         )
-    harness.server.exchange.sth_cache = None
+    harness.server.exchange.audit_log.sth = None
 
 
 async def test_truncated_log_is_rejected_by_the_next_tree_head(harness: Harness) -> None:

@@ -17,7 +17,7 @@ ALLOWED = (
     "exchange.console",
     "exchange.errors",
 )
-FORBIDDEN = ("exchange.service", "exchange.store", "exchange.api", "exchange.server")
+FORBIDDEN = ("exchange.service", "exchange.store", "exchange.api", "exchange.node")
 
 
 def _imports(path: Path) -> set[str]:

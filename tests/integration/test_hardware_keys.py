@@ -21,7 +21,7 @@ from exchange.crypto.keys import EncryptionPrivateKey, HybridSigner, signer_from
 from exchange.keyfiles import Profile, read_json, read_profile, write_profile, write_secret_json
 from exchange.keystore import load_signer
 from exchange.keystore.pkcs11 import PIN_ENV, Pkcs11Ed25519Signer, create_token_key
-from exchange.server import init, open_exchange, start
+from exchange.node import init, open_exchange, start
 
 COMPOSITE = "ML-DSA-65-Ed25519"
 

@@ -13,7 +13,7 @@ from support import Harness
 
 from exchange.client import ExchangeClient
 from exchange.errors import AuthError
-from exchange.server import open_exchange, start
+from exchange.node import open_exchange, start
 
 
 async def _closed_within(col: Collector, seconds: float) -> BaseException | None:

@@ -31,7 +31,7 @@ __all__ = ["ServerProcess", "free_port", "read_log"]
 
 Mode = Literal["exec", "fork"]
 
-_PRELOAD = ["exchange.cli.main", "exchange.server", "aiosqlite", "asyncpg"]
+_PRELOAD = ["exchange.cli.main", "exchange.node", "aiosqlite", "asyncpg"]
 _ctx: Any = None
 
 

@@ -19,7 +19,7 @@ from exchange.config import Limits, ServerConfig
 from exchange.crypto import tokens
 from exchange.crypto.envelope import seal
 from exchange.crypto.keys import EncryptionPrivateKey, signer_from_jwk
-from exchange.server import RunningServer, open_exchange, start
+from exchange.node import RunningServer, open_exchange, start
 
 
 async def second_node(h: Harness) -> RunningServer:

@@ -31,7 +31,7 @@ from exchange.client.api import Receipt
 from exchange.client.audit import LogMonitor
 from exchange.client.logcheck import verify_log
 from exchange.crypto import b64u_decode, b64u_encode
-from exchange.server import open_exchange, start
+from exchange.node import open_exchange, start
 from exchange.service import admission
 
 GROUP = frozenset(CAC) | {"ICAO"}

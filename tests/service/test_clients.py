@@ -64,18 +64,15 @@ async def test_disabled_reads_every_time() -> None:
     assert db.reads == 2
 
 
-async def test_the_cache_is_bounded_and_keeps_recent_rows(monkeypatch: Any) -> None:
-    from exchange.service import clients
-
-    monkeypatch.setattr(clients, "_MAX", 2)
+async def test_the_rows_kept_are_bounded_least_recently_used_first_out() -> None:
     db = _Db(_row("active"), _row("active"), _row("active"), _row("active"))
-    cache = ClientCache(db, enabled=True)  # type: ignore[arg-type]
-    await cache.by_kid("k1")
-    await cache.by_kid("k2")
-    await cache.by_kid("k1")  # a hit: k1 is now the most recent
-    await cache.by_kid("k3")  # full: k2 goes, not everything
+    cache = ClientCache(db, enabled=True, maxsize=2)  # type: ignore[arg-type]
+    await cache.by_kid("a")
+    await cache.by_kid("b")
+    await cache.by_kid("a")  # a hit: a is now the most recently used
+    await cache.by_kid("c")  # b is dropped, not every row
     assert db.reads == 3
-    await cache.by_kid("k1")
+    await cache.by_kid("a")
     assert db.reads == 3
-    await cache.by_kid("k2")
+    await cache.by_kid("b")
     assert db.reads == 4

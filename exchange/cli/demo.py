@@ -31,7 +31,7 @@ from exchange.crypto.keys import EncryptionPrivateKey, generate_signer
 from exchange.errors import BadSignature, StorageError
 from exchange.keyfiles import read_profile
 from exchange.keystore import load_signer
-from exchange.server import RunningServer, init, open_exchange, start
+from exchange.node import RunningServer, init, open_exchange, start
 
 __all__ = ["PARTIES", "enrol", "run_demo", "threat_assessment"]
 

@@ -22,7 +22,8 @@ from multiprocessing.process import BaseProcess
 
 from exchange.config import ServerConfig
 from exchange.errors import InputError
-from exchange.server import banner, serve, stop_on_signals  # it imports this module lazily
+from exchange.logs import setup_logging
+from exchange.node.server import banner, run_node, stop_on_signals
 
 __all__ = ["WORKER_POLL", "supervise"]
 
@@ -48,7 +49,8 @@ def _die_with_parent(parent: int) -> None:
 
 def _run_worker(config: ServerConfig, parent: int) -> None:
     _die_with_parent(parent)
-    asyncio.run(serve(config))
+    setup_logging(config.log_level, config.log_file)
+    asyncio.run(run_node(config))
 
 
 def _listening(host: str, port: int) -> bool:
