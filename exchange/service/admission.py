@@ -104,9 +104,7 @@ def _check_fresh(adm: Admissions, meta: dict[str, Any]) -> None:
     now = adm.clock.seconds()
     if meta["exp"] is not None and meta["exp"] <= now:
         raise InputError("the bulletin has already expired (exp is not after now)")
-    stale = iat_problem(
-        meta["iat"], now, future=adm.limits.future_iat, past=adm.limits.past_iat
-    )
+    stale = iat_problem(meta["iat"], now, future=adm.limits.future_iat, past=adm.limits.past_iat)
     if stale:
         raise InputError(f"iat is {stale}")
 
