@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Connection
+
 from exchange.crypto.keys import parse_encryption_jwk, parse_signing_jwk
 from exchange.errors import Conflict, Forbidden, InputError, InvalidKey, NotFound
 from exchange.service.core import Caller, Exchange
 from exchange.service.signing_policy import check_key
-from exchange.store import directory as dir_store
 from exchange.store import directory_status as status_store
+from exchange.store import groups as group_store
+from exchange.store import parties as party_store
 from exchange.store import signing_policy as policy_store
 
 __all__ = [
@@ -39,10 +42,11 @@ async def bootstrap(
     """Create the operator party and its first admin client (no caller: ``exchange init``)."""
     key = parse_signing_jwk(jwk)
     now = ex.clock.ms()
-    async with ex.directory_write() as conn:
-        await dir_store.add_party(conn, id=party, name=party_name, kind="organization", now=now)
-        await ex.record_directory_change(conn, "add-party", {"party": party})
-        await dir_store.add_client(
+
+    def change(conn: Connection) -> None:
+        party_store.add_party(conn, id=party, name=party_name, kind="organization", now=now)
+        ex.record_directory_change(conn, "add-party", {"party": party})
+        party_store.add_client(
             conn,
             id=client_id,
             party=party,
@@ -51,19 +55,23 @@ async def bootstrap(
             roles=frozenset({"admin"}),
             now=now,
         )
-        await ex.record_directory_change(
+        ex.record_directory_change(
             conn, "add-client", {"client": client_id, "kid": key.kid, "roles": ["admin"]}
         )
+
+    await ex.directory_write(change)
 
 
 async def add_party(ex: Exchange, caller: Caller, *, id: str, name: str, kind: str) -> int:
     caller.require("admin")
-    async with ex.directory_write() as conn:
-        await dir_store.add_party(conn, id=id, name=name, kind=kind, now=ex.clock.ms())
+    now = ex.clock.ms()
+
+    def change(conn: Connection) -> int:
+        party_store.add_party(conn, id=id, name=name, kind=kind, now=now)
         # the entry's own "kind" is "directory": the party's kind goes under another name
-        return await ex.record_directory_change(
-            conn, "add-party", {"party": id, "party_kind": kind}
-        )
+        return ex.record_directory_change(conn, "add-party", {"party": id, "party_kind": kind})
+
+    return await ex.directory_write(change)
 
 
 async def add_client(
@@ -77,96 +85,115 @@ async def add_client(
         # operator's party (bootstrap, then this rule), so that party is the caller's.
         raise InputError("the admin role is only for clients of the exchange operator")
     key = parse_signing_jwk(jwk)
-    async with ex.directory_write() as conn:
-        if await dir_store.party_exists(conn, party):
-            await _require_not_removed(conn, party)
-        check_key(await policy_store.hybrid_required(conn, party), key, InvalidKey)
-        await dir_store.add_client(
+    now = ex.clock.ms()
+
+    def change(conn: Connection) -> int:
+        if party_store.party_exists(conn, party):
+            _require_not_removed(conn, party)
+        check_key(policy_store.hybrid_required(conn, party), key, InvalidKey)
+        party_store.add_client(
             conn,
             id=id,
             party=party,
             kid=key.kid,
             jwk=key.to_jwk(),
             roles=frozenset(roles),
-            now=ex.clock.ms(),
+            now=now,
         )
-        v = await ex.record_directory_change(
+        return ex.record_directory_change(
             conn, "add-client", {"client": id, "kid": key.kid, "roles": sorted(roles)}
         )
-    return key.kid, v
+
+    return key.kid, await ex.directory_write(change)
 
 
 async def add_enc_key(ex: Exchange, caller: Caller, *, party: str, jwk: object) -> tuple[str, int]:
     caller.require("admin")
     key = parse_encryption_jwk(jwk)
-    async with ex.directory_write() as conn:
-        if await dir_store.party_exists(conn, party):
-            await _require_not_removed(conn, party)
-        retired = await dir_store.add_enc_key(
-            conn, party=party, kid=key.kid, alg=key.alg, jwk=key.to_jwk(), now=ex.clock.ms()
+    now = ex.clock.ms()
+
+    def change(conn: Connection) -> int:
+        if party_store.party_exists(conn, party):
+            _require_not_removed(conn, party)
+        retired = party_store.add_enc_key(
+            conn, party=party, kid=key.kid, alg=key.alg, jwk=key.to_jwk(), now=now
         )
-        v = await ex.record_directory_change(
+        return ex.record_directory_change(
             conn,
             "add-encryption-key",
             {"party": party, "kid": key.kid, "alg": key.alg, "retired": retired},
         )
-    return key.kid, v
+
+    return key.kid, await ex.directory_write(change)
 
 
 async def revoke_key(ex: Exchange, caller: Caller, *, kid: str) -> int:
     caller.require("admin")
-    async with ex.directory_write() as conn:
-        kind, owner = await dir_store.revoke_key(conn, kid)
-        return await ex.record_directory_change(
+
+    def change(conn: Connection) -> int:
+        kind, owner = party_store.revoke_key(conn, kid)
+        return ex.record_directory_change(
             conn, "revoke-key", {"kid": kid, "key_kind": kind, "owner": owner}
         )
+
+    return await ex.directory_write(change)
 
 
 async def add_group(ex: Exchange, caller: Caller, *, id: str, name: str) -> int:
     caller.require("admin")
-    async with ex.directory_write() as conn:
-        await dir_store.add_group(conn, id=id, name=name, now=ex.clock.ms())
-        return await ex.record_directory_change(conn, "add-group", {"group": id})
+    now = ex.clock.ms()
+
+    def change(conn: Connection) -> int:
+        group_store.add_group(conn, id=id, name=name, now=now)
+        return ex.record_directory_change(conn, "add-group", {"group": id})
+
+    return await ex.directory_write(change)
 
 
 async def set_member(ex: Exchange, caller: Caller, *, group: str, party: str, role: str) -> int:
     caller.require("admin")
-    async with ex.directory_write() as conn:
-        if await dir_store.party_exists(conn, party):
-            await _require_not_removed(conn, party)
-        await dir_store.set_member(conn, group=group, party=party, role=role)
-        return await ex.record_directory_change(
+
+    def change(conn: Connection) -> int:
+        if party_store.party_exists(conn, party):
+            _require_not_removed(conn, party)
+        group_store.set_member(conn, group=group, party=party, role=role)
+        return ex.record_directory_change(
             conn, "set-member", {"group": group, "party": party, "role": role}
         )
+
+    return await ex.directory_write(change)
 
 
 async def remove_member(ex: Exchange, caller: Caller, *, group: str, party: str) -> int:
     caller.require("admin")
-    async with ex.directory_write() as conn:
-        await dir_store.remove_member(conn, group=group, party=party)
-        return await ex.record_directory_change(
-            conn, "remove-member", {"group": group, "party": party}
-        )
+
+    def change(conn: Connection) -> int:
+        group_store.remove_member(conn, group=group, party=party)
+        return ex.record_directory_change(conn, "remove-member", {"group": group, "party": party})
+
+    return await ex.directory_write(change)
 
 
-async def _role_in(ex: Exchange, group: str, party: str) -> str | None:
-    async with ex.db.read() as conn:
-        if not await dir_store.group_exists(conn, group):
-            raise NotFound(f"group {group} does not exist")
-        return await dir_store.member_role(conn, group, party)
+def _role_in(conn: Connection, group: str, party: str) -> str | None:
+    if not group_store.group_exists(conn, group):
+        raise NotFound(f"group {group} does not exist")
+    return group_store.member_role(conn, group, party)
 
 
 async def list_subscriptions(ex: Exchange, caller: Caller, group: str) -> list[dict[str, Any]]:
     """PROTOCOL §7: members of the group (any role) and the operator may read them."""
-    role = await _role_in(ex, group, caller.party)
-    if role is None and not caller.is_admin:
-        raise Forbidden(f"only members of {group} and the operator may see its subscriptions")
-    async with ex.db.read() as conn:
-        return await dir_store.subscriptions_of(conn, group)
+
+    def read(conn: Connection) -> list[dict[str, Any]]:
+        role = _role_in(conn, group, caller.party)
+        if role is None and not caller.is_admin:
+            raise Forbidden(f"only members of {group} and the operator may see its subscriptions")
+        return group_store.subscriptions_of(conn, group)
+
+    return await ex.db.run_read(read)
 
 
 async def _require_chair(ex: Exchange, caller: Caller, group: str) -> None:
-    role = await _role_in(ex, group, caller.party)
+    role = await ex.db.run_read(lambda c: _role_in(c, group, caller.party))
     if caller.is_admin:
         return
     if role != "chair" or not ({"poster", "reader"} & caller.roles):
@@ -183,29 +210,35 @@ async def put_subscription(
     min_priority: str | None,
 ) -> tuple[bool, int]:
     await _require_chair(ex, caller, group)
-    async with ex.directory_write() as conn:
-        created = await dir_store.put_subscription(
+
+    def change(conn: Connection) -> tuple[bool, int]:
+        created = group_store.put_subscription(
             conn, group=group, source=source, types=types, min_priority=min_priority
         )
-        v = await ex.record_directory_change(
+        v = ex.record_directory_change(
             conn,
             "put-subscription",
             {"group": group, "source": source, "types": types, "min_priority": min_priority},
         )
-    return created, v
+        return created, v
+
+    return await ex.directory_write(change)
 
 
 async def delete_subscription(ex: Exchange, caller: Caller, *, group: str, source: str) -> int:
     await _require_chair(ex, caller, group)
-    async with ex.directory_write() as conn:
-        await dir_store.delete_subscription(conn, group=group, source=source)
-        return await ex.record_directory_change(
+
+    def change(conn: Connection) -> int:
+        group_store.delete_subscription(conn, group=group, source=source)
+        return ex.record_directory_change(
             conn, "delete-subscription", {"group": group, "source": source}
         )
 
+    return await ex.directory_write(change)
 
-async def _require_not_removed(conn: Any, party: str) -> None:
-    if await status_store.party_status(conn, party) == "removed":
+
+def _require_not_removed(conn: Connection, party: str) -> None:
+    if status_store.party_status(conn, party) == "removed":
         raise Conflict(f"party {party} was removed; removal is final")
 
 
@@ -215,21 +248,25 @@ async def set_party_status(ex: Exchange, caller: Caller, *, party: str, status: 
     caller.require("admin")
     if party == caller.party:
         raise Conflict("the exchange operator's own party cannot be suspended")
-    async with ex.directory_write() as conn:
-        await status_store.set_party_status(conn, party, status)
-        pending = await status_store.pending_deliveries(conn, party)
+
+    def change(conn: Connection) -> int:
+        status_store.set_party_status(conn, party, status)
+        pending = status_store.pending_deliveries(conn, party)
         op = "suspend-party" if status == "suspended" else "resume-party"
-        return await ex.record_directory_change(
-            conn, op, {"party": party, "pending_deliveries": pending}
-        )
+        return ex.record_directory_change(conn, op, {"party": party, "pending_deliveries": pending})
+
+    return await ex.directory_write(change)
 
 
 async def remove_party(ex: Exchange, caller: Caller, *, party: str) -> tuple[dict[str, Any], int]:
     caller.require("admin")
-    async with ex.directory_write() as conn:
-        changes = await status_store.remove_party(conn, party, operator=caller.party)
-        v = await ex.record_directory_change(conn, "remove-party", {"party": party, **changes})
-    return changes, v
+
+    def change(conn: Connection) -> tuple[dict[str, Any], int]:
+        changes = status_store.remove_party(conn, party, operator=caller.party)
+        v = ex.record_directory_change(conn, "remove-party", {"party": party, **changes})
+        return changes, v
+
+    return await ex.directory_write(change)
 
 
 async def set_client_status(
@@ -237,29 +274,36 @@ async def set_client_status(
 ) -> tuple[str, int]:
     """Suspend or resume one client (a desk); its party's other clients are unaffected."""
     caller.require("admin")
-    async with ex.directory_write() as conn:
-        row = await status_store.set_client_status(conn, client_id, status)
+
+    def change(conn: Connection) -> tuple[str, int]:
+        row = status_store.set_client_status(conn, client_id, status)
         if status == "active":
-            await _require_not_removed(conn, row.party)
+            _require_not_removed(conn, row.party)
         op = "suspend-client" if status == "suspended" else "resume-client"
-        v = await ex.record_directory_change(conn, op, {"client": client_id, "kid": row.kid})
-    return row.kid, v
+        return row.kid, ex.record_directory_change(conn, op, {"client": client_id, "kid": row.kid})
+
+    return await ex.directory_write(change)
 
 
 async def remove_client(ex: Exchange, caller: Caller, *, client_id: str) -> tuple[str, int]:
     """Revoke a client's signing key for good (its past bulletins stay in the log)."""
     caller.require("admin")
-    async with ex.directory_write() as conn:
-        row = await status_store.set_client_status(conn, client_id, "revoked")
-        v = await ex.record_directory_change(
-            conn, "remove-client", {"client": client_id, "kid": row.kid}
-        )
-    return row.kid, v
+
+    def change(conn: Connection) -> tuple[str, int]:
+        row = status_store.set_client_status(conn, client_id, "revoked")
+        v = ex.record_directory_change(conn, "remove-client", {"client": client_id, "kid": row.kid})
+        return row.kid, v
+
+    return await ex.directory_write(change)
 
 
 async def remove_group(ex: Exchange, caller: Caller, *, group: str) -> tuple[dict[str, Any], int]:
     caller.require("admin")
-    async with ex.directory_write() as conn:
-        changes = await status_store.remove_group(conn, group)
-        v = await ex.record_directory_change(conn, "remove-group", {"group": group, **changes})
-    return changes, v
+
+    def change(conn: Connection) -> tuple[dict[str, Any], int]:
+        changes = status_store.remove_group(conn, group)
+        return changes, ex.record_directory_change(
+            conn, "remove-group", {"group": group, **changes}
+        )
+
+    return await ex.directory_write(change)

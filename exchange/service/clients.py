@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from exchange.store import directory as dir_store
+from exchange.store import parties as party_store
 from exchange.store.db import Database
 
 __all__ = ["ClientCache"]
@@ -24,14 +24,14 @@ class ClientCache:
         self.db = db
         self.enabled = enabled
         self._gen = 0
-        self._rows: dict[str, tuple[int, dir_store.ClientRow]] = {}
+        self._rows: dict[str, tuple[int, party_store.ClientRow]] = {}
 
-    async def by_kid(self, kid: str) -> dir_store.ClientRow | None:
+    async def by_kid(self, kid: str) -> party_store.ClientRow | None:
         hit = self._rows.get(kid)
         if hit is not None and hit[0] == self._gen:
             return hit[1]
         gen = self._gen
-        row = await self.db.run_read(partial(dir_store.client_by_kid_txn, kid=kid), single=True)
+        row = await self.db.run_read(partial(party_store.client_by_kid, kid=kid), single=True)
         if self.enabled and row is not None and gen == self._gen:
             if len(self._rows) >= _MAX:
                 self._rows.clear()

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sqlalchemy import Connection
+
 from exchange.crypto.keys import SigningPublicKey, parse_signing_jwk
 from exchange.errors import Conflict, NotFound
 from exchange.store import directory as dir_store
+from exchange.store import parties as party_store
 from exchange.store import signing_policy as policy_store
 
 if TYPE_CHECKING:  # core imports check_key from here
@@ -33,14 +36,18 @@ async def set_policy(ex: Exchange, caller: Caller, *, party: str | None, require
     Refused when it would lock out the operator's own calling key."""
     caller.require("admin")
     scope = policy_store.EXCHANGE_WIDE if party is None else party
-    async with ex.directory_write() as conn:
-        if party is not None and not await dir_store.party_exists(conn, party):
+    now = ex.clock.ms()
+
+    def change(conn: Connection) -> int:
+        if party is not None and not party_store.party_exists(conn, party):
             raise NotFound(f"no party {party}")
-        me = await dir_store.client_by_kid(conn, caller.kid)
+        me = party_store.client_by_kid(conn, caller.kid)
         if required and me is not None and scope in (policy_store.EXCHANGE_WIDE, me.party):
             check_key(True, parse_signing_jwk(me.jwk), Conflict)
-        if not await policy_store.set_required(conn, scope, required, ex.clock.ms()):
-            return await dir_store.current_version(conn)
-        return await ex.record_directory_change(
+        if not policy_store.set_required(conn, scope, required, now):
+            return dir_store.current_version(conn)
+        return ex.record_directory_change(
             conn, "set-signing-policy", {"party": scope, "require_hybrid": required}
         )
+
+    return await ex.directory_write(change)
