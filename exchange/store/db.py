@@ -143,10 +143,16 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
-        """A read transaction (a consistent snapshot on both backends)."""
+        """A read transaction, one consistent snapshot on both backends: SQLite's
+        deferred BEGIN, and REPEATABLE READ on PostgreSQL (its default, READ COMMITTED,
+        takes a new snapshot per statement). asyncpg names the level in its BEGIN: no
+        extra round trip."""
         with self._mapped("read"):
-            async with self._connect() as conn, conn.begin():
-                yield conn
+            async with self._connect() as conn:
+                if not self.is_sqlite:
+                    await conn.execution_options(isolation_level="REPEATABLE READ")
+                async with conn.begin():
+                    yield conn
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
