@@ -64,6 +64,13 @@ class Database:
         if self.url in ("sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:"):
             kwargs = {"echo": echo, "poolclass": NullPool}
         self._engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        # Reads on PostgreSQL: one snapshot per transaction (see _read). Same pool; the
+        # level is set at checkout and reset at checkin, with no statement of its own.
+        self._read_engine = (
+            self._engine
+            if self.is_sqlite
+            else self._engine.execution_options(isolation_level="REPEATABLE READ")
+        )
         self._write_lock = asyncio.Lock()
         # A local file cannot hang a checkout; a network database can (see _connect).
         self._connect_timeout = None if self.is_sqlite else connect_timeout
@@ -115,14 +122,14 @@ class Database:
             self.observe(kind, time.perf_counter() - start)
 
     @contextlib.asynccontextmanager
-    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+    async def _connect(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         """A pooled connection, got within ``connect_timeout`` as a whole: the pool wait,
         a new connection and the pre-ping. Each has its own timeout, but in a network
         partition the pre-ping alone waits out asyncpg's command timeout before a new
         connection is even tried, and a request hung for 17 s instead of failing."""
         async with contextlib.AsyncExitStack() as stack:
             async with asyncio.timeout(self._connect_timeout):
-                conn = await stack.enter_async_context(self._engine.connect())
+                conn = await stack.enter_async_context(engine.connect())
             yield conn
 
     @contextlib.contextmanager
@@ -148,23 +155,20 @@ class Database:
         takes a new snapshot per statement). asyncpg names the level in its BEGIN: no
         extra round trip."""
         with self._mapped("read"):
-            async with self._connect() as conn:
-                if not self.is_sqlite:
-                    await conn.execution_options(isolation_level="REPEATABLE READ")
-                async with conn.begin():
-                    yield conn
+            async with self._connect(self._read_engine) as conn, conn.begin():
+                yield conn
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction: committed when the block exits cleanly, else rolled back."""
         with self._mapped("write"):
             if self.is_sqlite:
-                async with self._write_lock, self._connect() as conn:
+                async with self._write_lock, self._connect(self._engine) as conn:
                     await conn.run_sync(lambda c: c.info.__setitem__("begin_mode", "IMMEDIATE"))
                     async with conn.begin():
                         yield conn
             else:
-                async with self._connect() as conn, conn.begin():
+                async with self._connect(self._engine) as conn, conn.begin():
                     yield conn
 
     #: Transitional (issue 19): service/audit_log.py still reads through
