@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from history import generate
+from sqlalchemy import Connection
 
 from exchange.config import ServerConfig
 from exchange.crypto.keys import Ed25519Signer
@@ -43,9 +44,12 @@ CASES = (
 async def _fresh_pg(url: str) -> None:
     db = Database(url)
     try:
-        async with db.engine.begin() as conn:
-            await conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-            await conn.exec_driver_sql("CREATE SCHEMA public")
+
+        def fresh(conn: Connection) -> None:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+
+        await db.run_write(fresh)
     finally:
         await db.close()
 
@@ -64,8 +68,7 @@ async def run(args: argparse.Namespace) -> None:
             f" {counts['acks']:,} acks, written in {time.perf_counter() - t0:.1f} s"
         )
         if not db.is_sqlite:  # fresh statistics, as autovacuum would gather them
-            async with db.engine.begin() as conn:
-                await conn.exec_driver_sql("ANALYZE")
+            await db.run_write(lambda c: c.exec_driver_sql("ANALYZE"))
         ex = Exchange(ServerConfig(db_url=url), db, Ed25519Signer.generate())
         since = (datetime.now(UTC).date() - timedelta(days=365)).isoformat()
         q_year = {"from": since, "bucket": "month"}

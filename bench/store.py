@@ -1,10 +1,6 @@
 """Storage only: what writing one accepted bulletin costs, without HTTP or crypto, in
 three ways, on the exchange's own schema (SQLite WAL, ``synchronous=FULL``):
 
-- ``async per statement``: the path admission took before issue 8 (SQLAlchemy async over
-  aiosqlite, one awaited round trip per statement), i.e. per bulletin a write
-  transaction spending the request's jti, then the admission transaction (log lock, bid
-  check, routing-state version, bulletin + deliveries, audit leaf, receipt);
 - ``sync Core, .values() per call``: the same rows and statements from a synchronous
   SQLAlchemy Core connection, as one writer thread would run them (one thread hop per
   transaction), statements built with ``.values(...)`` on each call as exchange/store
@@ -15,7 +11,9 @@ three ways, on the exchange's own schema (SQLite WAL, ``synchronous=FULL``):
 
 Run: ``python bench/store.py [--bulletins 2000] [--recipients 6] [--group 100]``.
 Prints bulletins/s per way (sequential: one writer, as SQLite allows). The exchange now
-admits as the last way does (``Database.run_write`` + ``Admissions``, ADR 0006).
+admits as the last way does (``Database.run_write`` + ``Admissions``, ADR 0006). The
+fourth way of earlier runs, "async per statement" (the path before issue 8), is gone with
+the async store functions it used (ADR 0014); docs/benchmarks.md keeps its old figures.
 """
 
 from __future__ import annotations
@@ -54,42 +52,6 @@ def rows_for(i: int, recipients: list[str]) -> dict[str, Any]:
         "now": now,
         "i": i,
     }
-
-
-async def as_served(workdir: Path, items: list[dict[str, Any]]) -> float:
-    from exchange.audit.canonical import canonical_json
-    from exchange.store import audit as audit_store
-    from exchange.store import bulletins as bstore
-    from exchange.store import directory as dir_store
-    from exchange.store import replay
-    from exchange.store.db import Database
-
-    db = Database(f"sqlite+aiosqlite:///{workdir / 'exchange.db'}")
-    t0 = time.perf_counter()
-    for it in items:
-        async with db.write() as conn:
-            await replay.use_jti(conn, it["jti"], it["now"] // 1000 + 300)
-        async with db.write() as conn:
-            await audit_store.lock_log(conn)
-            await bstore.by_bid(conn, it["meta"]["bid"])
-            await dir_store.current_version(conn)
-            seq = await bstore.insert_bulletin(
-                conn,
-                meta=it["meta"],
-                client_id="SRC/ops0",
-                kid="kid",
-                envelope=ENVELOPE,
-                envelope_sha256="x" * 43,
-                recipients=it["recipients"],
-                accepted_at=it["now"],
-                deadline=None,
-            )
-            leaf = {"kind": "bulletin", "seq": seq, "bid": it["meta"]["bid"], "at": it["now"]}
-            idx = await audit_store.append(conn, leaf, it["now"])
-            await bstore.set_receipt(conn, seq, idx, canonical_json(leaf).decode())
-    secs = time.perf_counter() - t0
-    await db.close()
-    return secs
 
 
 def sync_way(workdir: Path, items: list[dict[str, Any]], group: int, prebuilt: bool) -> float:
@@ -218,8 +180,7 @@ def main() -> None:
         workdir=Path("/tmp"),
     )
     recipients = [f"R{i:02d}" for i in range(args.recipients)]
-    ways: list[tuple[str, int | None, bool]] = [
-        ("async per statement, aiosqlite (before issue 8)", None, False),
+    ways: list[tuple[str, int, bool]] = [
         ("sync Core, .values() per call, 1 bulletin per txn", 1, False),
         ("sync Core, prebuilt statements, 1 bulletin per txn", 1, True),
         (f"sync Core, prebuilt statements, group commit of {args.group}", args.group, True),
@@ -232,10 +193,7 @@ def main() -> None:
                 asyncio.run(init_exchange(wd))
                 items = [rows_for(i, recipients) for i in range(args.bulletins)]
                 loads.append(loadavg().split()[0])
-                if group is None:
-                    secs = asyncio.run(as_served(wd, items))
-                else:
-                    secs = sync_way(wd, items, group, prebuilt)
+                secs = sync_way(wd, items, group, prebuilt)
                 results[name].append(args.bulletins / secs)
                 print(f"{name}: {args.bulletins / secs:,.0f} bulletins/s (load {loads[-1]})")
     base = sorted(results[ways[0][0]])[len(results[ways[0][0]]) // 2]
@@ -244,7 +202,7 @@ def main() -> None:
         v = sorted(results[name])[len(results[name]) // 2]
         rows.append([name, v, f"x{v / base:.1f}"])
     print("\n## Results (median over repeats)\n")
-    print(table(["way", "bulletins/s", "vs async per statement"], rows))
+    print(table(["way", "bulletins/s", "vs .values() per call"], rows))
     print(f"\nload (1 min) per run: {' '.join(loads)}; at end: {loadavg()}")
 
 

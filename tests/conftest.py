@@ -36,6 +36,9 @@ _MAY_BLOCK: dict[str, set[str]] = {
     # a test's stand-in for a slow report query (on PostgreSQL it runs on the loop's
     # greenlet, as the real query's driver calls do without blocking)
     "tests/reports/test_limits.py": {"slow"},
+    # a commit from another connection in the middle of a read transaction (on
+    # PostgreSQL the read's function runs on the loop's greenlet)
+    "tests/store/test_transactions.py": {"_commit_elsewhere"},
     # asyncpg looks for ~/.pgpass (one stat) when it opens a connection: pool growth only
     "asyncpg/connect_utils.py": {"_read_password_from_pgpass", "_parse_connect_dsn_and_args"},
 }

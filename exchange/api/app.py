@@ -105,7 +105,7 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
             asyncio.create_task(_every(60.0, lambda: seen_marks.flush(ex), "last-seen marks")),
         ]
         if not ex.db.is_sqlite:  # several nodes may share the database
-            tasks.append(asyncio.create_task(notify.listen(ex.db.url, ex.hub)))
+            tasks.append(asyncio.create_task(notify.listen(ex.db, ex.hub)))
         poll_interval = ex.config.poll_interval
         if poll_interval is None:
             poll_interval = 0.0 if ex.db.is_sqlite else 2.0

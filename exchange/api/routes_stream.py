@@ -27,6 +27,7 @@ from exchange.errors import AuthError, ExchangeError, InputError
 from exchange.service import delivery
 from exchange.service.clock import iso_ms
 from exchange.store import bulletins as bstore
+from exchange.store import inbox as inbox_store
 
 __all__ = ["routes"]
 
@@ -219,7 +220,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     def read_page(conn: Connection, after: int) -> Page:
         """One page after ``after`` as (seq, frame or None when filtered out). Runs in a
         reader thread, so frames are built while the loop is sending the page before."""
-        rows, more = bstore.inbox_rows_txn(
+        rows, more = inbox_store.inbox_rows(
             conn, caller.party, after, page, ex.limits.page_bytes, chunk=256
         )
         delivery.reader_txn(conn, caller)  # revoked meanwhile: none of these go out

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Connection
+
 from exchange.crypto.keys import parse_encryption_jwk, parse_signing_jwk
 from exchange.errors import Conflict, Forbidden, InputError, InvalidKey, NotFound
 from exchange.service.caller import Caller
 from exchange.service.directory import Directory
 from exchange.service.signing_policy import check_key
-from exchange.store import directory as dir_store
 from exchange.store import directory_status as status_store
+from exchange.store import groups as group_store
+from exchange.store import parties as party_store
 from exchange.store import signing_policy as policy_store
 
 __all__ = [
@@ -40,10 +43,11 @@ async def bootstrap(
     """Create the operator party and its first admin client (no caller: ``exchange init``)."""
     key = parse_signing_jwk(jwk)
     now = dirs.clock.ms()
-    async with dirs.write() as conn:
-        await dir_store.add_party(conn, id=party, name=party_name, kind="organization", now=now)
-        await dirs.record_change(conn, "add-party", {"party": party})
-        await dir_store.add_client(
+
+    def change(conn: Connection) -> None:
+        party_store.add_party(conn, id=party, name=party_name, kind="organization", now=now)
+        dirs.record_change(conn, "add-party", {"party": party})
+        party_store.add_client(
             conn,
             id=client_id,
             party=party,
@@ -52,17 +56,23 @@ async def bootstrap(
             roles=frozenset({"admin"}),
             now=now,
         )
-        await dirs.record_change(
+        dirs.record_change(
             conn, "add-client", {"client": client_id, "kid": key.kid, "roles": ["admin"]}
         )
+
+    await dirs.write(change)
 
 
 async def add_party(dirs: Directory, caller: Caller, *, id: str, name: str, kind: str) -> int:
     caller.require("admin")
-    async with dirs.write() as conn:
-        await dir_store.add_party(conn, id=id, name=name, kind=kind, now=dirs.clock.ms())
+    now = dirs.clock.ms()
+
+    def change(conn: Connection) -> int:
+        party_store.add_party(conn, id=id, name=name, kind=kind, now=now)
         # the entry's own "kind" is "directory": the party's kind goes under another name
-        return await dirs.record_change(conn, "add-party", {"party": id, "party_kind": kind})
+        return dirs.record_change(conn, "add-party", {"party": id, "party_kind": kind})
+
+    return await dirs.write(change)
 
 
 async def add_client(
@@ -76,23 +86,26 @@ async def add_client(
         # operator's party (bootstrap, then this rule), so that party is the caller's.
         raise InputError("the admin role is only for clients of the exchange operator")
     key = parse_signing_jwk(jwk)
-    async with dirs.write() as conn:
-        if await dir_store.party_exists(conn, party):
-            await _require_not_removed(conn, party)
-        check_key(await policy_store.hybrid_required(conn, party), key, InvalidKey)
-        await dir_store.add_client(
+    now = dirs.clock.ms()
+
+    def change(conn: Connection) -> int:
+        if party_store.party_exists(conn, party):
+            _require_not_removed(conn, party)
+        check_key(policy_store.hybrid_required(conn, party), key, InvalidKey)
+        party_store.add_client(
             conn,
             id=id,
             party=party,
             kid=key.kid,
             jwk=key.to_jwk(),
             roles=frozenset(roles),
-            now=dirs.clock.ms(),
+            now=now,
         )
-        v = await dirs.record_change(
+        return dirs.record_change(
             conn, "add-client", {"client": id, "kid": key.kid, "roles": sorted(roles)}
         )
-    return key.kid, v
+
+    return key.kid, await dirs.write(change)
 
 
 async def add_enc_key(
@@ -100,72 +113,90 @@ async def add_enc_key(
 ) -> tuple[str, int]:
     caller.require("admin")
     key = parse_encryption_jwk(jwk)
-    async with dirs.write() as conn:
-        if await dir_store.party_exists(conn, party):
-            await _require_not_removed(conn, party)
-        retired = await dir_store.add_enc_key(
-            conn, party=party, kid=key.kid, alg=key.alg, jwk=key.to_jwk(), now=dirs.clock.ms()
+    now = dirs.clock.ms()
+
+    def change(conn: Connection) -> int:
+        if party_store.party_exists(conn, party):
+            _require_not_removed(conn, party)
+        retired = party_store.add_enc_key(
+            conn, party=party, kid=key.kid, alg=key.alg, jwk=key.to_jwk(), now=now
         )
-        v = await dirs.record_change(
+        return dirs.record_change(
             conn,
             "add-encryption-key",
             {"party": party, "kid": key.kid, "alg": key.alg, "retired": retired},
         )
-    return key.kid, v
+
+    return key.kid, await dirs.write(change)
 
 
 async def revoke_key(dirs: Directory, caller: Caller, *, kid: str) -> int:
     caller.require("admin")
-    async with dirs.write() as conn:
-        kind, owner = await dir_store.revoke_key(conn, kid)
-        return await dirs.record_change(
+
+    def change(conn: Connection) -> int:
+        kind, owner = party_store.revoke_key(conn, kid)
+        return dirs.record_change(
             conn, "revoke-key", {"kid": kid, "key_kind": kind, "owner": owner}
         )
+
+    return await dirs.write(change)
 
 
 async def add_group(dirs: Directory, caller: Caller, *, id: str, name: str) -> int:
     caller.require("admin")
-    async with dirs.write() as conn:
-        await dir_store.add_group(conn, id=id, name=name, now=dirs.clock.ms())
-        return await dirs.record_change(conn, "add-group", {"group": id})
+    now = dirs.clock.ms()
+
+    def change(conn: Connection) -> int:
+        group_store.add_group(conn, id=id, name=name, now=now)
+        return dirs.record_change(conn, "add-group", {"group": id})
+
+    return await dirs.write(change)
 
 
 async def set_member(dirs: Directory, caller: Caller, *, group: str, party: str, role: str) -> int:
     caller.require("admin")
-    async with dirs.write() as conn:
-        if await dir_store.party_exists(conn, party):
-            await _require_not_removed(conn, party)
-        await dir_store.set_member(conn, group=group, party=party, role=role)
-        return await dirs.record_change(
+
+    def change(conn: Connection) -> int:
+        if party_store.party_exists(conn, party):
+            _require_not_removed(conn, party)
+        group_store.set_member(conn, group=group, party=party, role=role)
+        return dirs.record_change(
             conn, "set-member", {"group": group, "party": party, "role": role}
         )
+
+    return await dirs.write(change)
 
 
 async def remove_member(dirs: Directory, caller: Caller, *, group: str, party: str) -> int:
     caller.require("admin")
-    async with dirs.write() as conn:
-        await dir_store.remove_member(conn, group=group, party=party)
-        return await dirs.record_change(conn, "remove-member", {"group": group, "party": party})
+
+    def change(conn: Connection) -> int:
+        group_store.remove_member(conn, group=group, party=party)
+        return dirs.record_change(conn, "remove-member", {"group": group, "party": party})
+
+    return await dirs.write(change)
 
 
-async def _role_in(dirs: Directory, group: str, party: str) -> str | None:
-    async with dirs.db.read() as conn:
-        if not await dir_store.group_exists(conn, group):
-            raise NotFound(f"group {group} does not exist")
-        return await dir_store.member_role(conn, group, party)
+def _role_in(conn: Connection, group: str, party: str) -> str | None:
+    if not group_store.group_exists(conn, group):
+        raise NotFound(f"group {group} does not exist")
+    return group_store.member_role(conn, group, party)
 
 
 async def list_subscriptions(dirs: Directory, caller: Caller, group: str) -> list[dict[str, Any]]:
     """PROTOCOL §7: members of the group (any role) and the operator may read them."""
-    role = await _role_in(dirs, group, caller.party)
-    if role is None and not caller.is_admin:
-        raise Forbidden(f"only members of {group} and the operator may see its subscriptions")
-    async with dirs.db.read() as conn:
-        return await dir_store.subscriptions_of(conn, group)
+
+    def read(conn: Connection) -> list[dict[str, Any]]:
+        role = _role_in(conn, group, caller.party)
+        if role is None and not caller.is_admin:
+            raise Forbidden(f"only members of {group} and the operator may see its subscriptions")
+        return group_store.subscriptions_of(conn, group)
+
+    return await dirs.db.run_read(read)
 
 
 async def _require_chair(dirs: Directory, caller: Caller, group: str) -> None:
-    role = await _role_in(dirs, group, caller.party)
+    role = await dirs.db.run_read(lambda c: _role_in(c, group, caller.party))
     if caller.is_admin:
         return
     if role != "chair" or not ({"poster", "reader"} & caller.roles):
@@ -182,29 +213,33 @@ async def put_subscription(
     min_priority: str | None,
 ) -> tuple[bool, int]:
     await _require_chair(dirs, caller, group)
-    async with dirs.write() as conn:
-        created = await dir_store.put_subscription(
+
+    def change(conn: Connection) -> tuple[bool, int]:
+        created = group_store.put_subscription(
             conn, group=group, source=source, types=types, min_priority=min_priority
         )
-        v = await dirs.record_change(
+        v = dirs.record_change(
             conn,
             "put-subscription",
             {"group": group, "source": source, "types": types, "min_priority": min_priority},
         )
-    return created, v
+        return created, v
+
+    return await dirs.write(change)
 
 
 async def delete_subscription(dirs: Directory, caller: Caller, *, group: str, source: str) -> int:
     await _require_chair(dirs, caller, group)
-    async with dirs.write() as conn:
-        await dir_store.delete_subscription(conn, group=group, source=source)
-        return await dirs.record_change(
-            conn, "delete-subscription", {"group": group, "source": source}
-        )
+
+    def change(conn: Connection) -> int:
+        group_store.delete_subscription(conn, group=group, source=source)
+        return dirs.record_change(conn, "delete-subscription", {"group": group, "source": source})
+
+    return await dirs.write(change)
 
 
-async def _require_not_removed(conn: Any, party: str) -> None:
-    if await status_store.party_status(conn, party) == "removed":
+def _require_not_removed(conn: Connection, party: str) -> None:
+    if status_store.party_status(conn, party) == "removed":
         raise Conflict(f"party {party} was removed; removal is final")
 
 
@@ -214,21 +249,27 @@ async def set_party_status(dirs: Directory, caller: Caller, *, party: str, statu
     caller.require("admin")
     if party == caller.party:
         raise Conflict("the exchange operator's own party cannot be suspended")
-    async with dirs.write() as conn:
-        await status_store.set_party_status(conn, party, status)
-        pending = await status_store.pending_deliveries(conn, party)
+
+    def change(conn: Connection) -> int:
+        status_store.set_party_status(conn, party, status)
+        pending = status_store.pending_deliveries(conn, party)
         op = "suspend-party" if status == "suspended" else "resume-party"
-        return await dirs.record_change(conn, op, {"party": party, "pending_deliveries": pending})
+        return dirs.record_change(conn, op, {"party": party, "pending_deliveries": pending})
+
+    return await dirs.write(change)
 
 
 async def remove_party(
     dirs: Directory, caller: Caller, *, party: str
 ) -> tuple[dict[str, Any], int]:
     caller.require("admin")
-    async with dirs.write() as conn:
-        changes = await status_store.remove_party(conn, party, operator=caller.party)
-        v = await dirs.record_change(conn, "remove-party", {"party": party, **changes})
-    return changes, v
+
+    def change(conn: Connection) -> tuple[dict[str, Any], int]:
+        changes = status_store.remove_party(conn, party, operator=caller.party)
+        v = dirs.record_change(conn, "remove-party", {"party": party, **changes})
+        return changes, v
+
+    return await dirs.write(change)
 
 
 async def set_client_status(
@@ -236,29 +277,36 @@ async def set_client_status(
 ) -> tuple[str, int]:
     """Suspend or resume one client (a desk); its party's other clients are unaffected."""
     caller.require("admin")
-    async with dirs.write() as conn:
-        row = await status_store.set_client_status(conn, client_id, status)
+
+    def change(conn: Connection) -> tuple[str, int]:
+        row = status_store.set_client_status(conn, client_id, status)
         if status == "active":
-            await _require_not_removed(conn, row.party)
+            _require_not_removed(conn, row.party)
         op = "suspend-client" if status == "suspended" else "resume-client"
-        v = await dirs.record_change(conn, op, {"client": client_id, "kid": row.kid})
-    return row.kid, v
+        return row.kid, dirs.record_change(conn, op, {"client": client_id, "kid": row.kid})
+
+    return await dirs.write(change)
 
 
 async def remove_client(dirs: Directory, caller: Caller, *, client_id: str) -> tuple[str, int]:
     """Revoke a client's signing key for good (its past bulletins stay in the log)."""
     caller.require("admin")
-    async with dirs.write() as conn:
-        row = await status_store.set_client_status(conn, client_id, "revoked")
-        v = await dirs.record_change(conn, "remove-client", {"client": client_id, "kid": row.kid})
-    return row.kid, v
+
+    def change(conn: Connection) -> tuple[str, int]:
+        row = status_store.set_client_status(conn, client_id, "revoked")
+        v = dirs.record_change(conn, "remove-client", {"client": client_id, "kid": row.kid})
+        return row.kid, v
+
+    return await dirs.write(change)
 
 
 async def remove_group(
     dirs: Directory, caller: Caller, *, group: str
 ) -> tuple[dict[str, Any], int]:
     caller.require("admin")
-    async with dirs.write() as conn:
-        changes = await status_store.remove_group(conn, group)
-        v = await dirs.record_change(conn, "remove-group", {"group": group, **changes})
-    return changes, v
+
+    def change(conn: Connection) -> tuple[dict[str, Any], int]:
+        changes = status_store.remove_group(conn, group)
+        return changes, dirs.record_change(conn, "remove-group", {"group": group, **changes})
+
+    return await dirs.write(change)

@@ -243,9 +243,9 @@ def _admit_txn(
     state = adm.views.get_txn(conn)
     known = {
         bid: _Known(b.iss, b.envelope_sha256, b.receipt)
-        for bid, b in bstore.by_bids_txn(conn, sorted({r.meta["bid"] for r in items})).items()
+        for bid, b in bstore.by_bids(conn, sorted({r.meta["bid"] for r in items})).items()
     }
-    seq = bstore.max_seq_txn(conn)
+    seq = bstore.max_seq(conn)
     log = audit_store.Appender(conn)
     rows: list[bstore.NewBulletin] = []
     out: list[_Outcome | BaseException] = []
@@ -311,7 +311,7 @@ def _admit_txn(
         )
         known[meta["bid"]] = _Known(meta["iss"], r.digest, receipt)
         out.append(_Outcome(True, receipt, Arrival(rows[-1].item(), recipients)))
-    bstore.insert_bulletins_txn(conn, rows)
+    bstore.insert_bulletins(conn, rows)
     log.flush()
     return out
 
@@ -347,7 +347,7 @@ def _check_supersedes(conn: Connection, meta: dict[str, Any], known: dict[str, _
         return
     earlier = known.get(sup)
     if earlier is None:
-        stored = bstore.by_bid_txn(conn, sup)
+        stored = bstore.by_bid(conn, sup)
         earlier = None if stored is None else _Known(stored.iss, "", "")
     if earlier is None or earlier.iss != meta["iss"]:
         raise InputError("supersedes must name an earlier bulletin of the same sender")

@@ -120,5 +120,5 @@ class Authenticator:
 
     async def prune(self) -> None:
         """Forget spent ``jti`` values whose tokens have expired."""
-        async with self.db.write() as conn:
-            await replay.prune_jtis(conn, self.clock.seconds(), self.limits.clock_skew)
+        now, skew = self.clock.seconds(), self.limits.clock_skew
+        await self.db.run_write(lambda c: replay.prune_jtis(c, now, skew))

@@ -13,7 +13,7 @@ from functools import partial
 
 from cachetools import LRUCache
 
-from exchange.store import directory as dir_store
+from exchange.store import parties as party_store
 from exchange.store.db import Database
 
 __all__ = ["ClientCache"]
@@ -26,14 +26,14 @@ class ClientCache:
         self.db = db
         self.enabled = enabled
         self._gen = 0
-        self._rows: LRUCache[str, tuple[int, dir_store.ClientRow]] = LRUCache(maxsize)
+        self._rows: LRUCache[str, tuple[int, party_store.ClientRow]] = LRUCache(maxsize)
 
-    async def by_kid(self, kid: str) -> dir_store.ClientRow | None:
+    async def by_kid(self, kid: str) -> party_store.ClientRow | None:
         hit = self._rows.get(kid)
         if hit is not None and hit[0] == self._gen:
             return hit[1]
         gen = self._gen
-        row = await self.db.run_read(partial(dir_store.client_by_kid_txn, kid=kid), single=True)
+        row = await self.db.run_read(partial(party_store.client_by_kid, kid=kid), single=True)
         if self.enabled and row is not None and gen == self._gen:
             self._rows[kid] = (gen, row)
         return row

@@ -13,9 +13,11 @@ from exchange.errors import AuthError, Forbidden, InputError, NotFound, StorageE
 from exchange.service import alerts
 from exchange.service.clock import iso_ms
 from exchange.service.core import Caller, Exchange
+from exchange.store import acks as ack_store
 from exchange.store import audit as audit_store
 from exchange.store import bulletins as bstore
-from exchange.store import directory as dir_store
+from exchange.store import inbox as inbox_store
+from exchange.store import parties as party_store
 from exchange.vocab import ACK_STATUSES, iat_problem
 
 __all__ = [
@@ -38,10 +40,10 @@ async def inbox(
     ex: Exchange, caller: Caller, after: int, limit: int
 ) -> tuple[list[dict[str, Any]], int]:
     caller.require("reader")
-    async with ex.db.read() as conn:
-        items, _more = await bstore.inbox_page(
-            conn, caller.party, after, limit, ex.limits.page_bytes
-        )
+    page_bytes = ex.limits.page_bytes
+    items, _more = await ex.db.run_read(
+        lambda c: inbox_store.inbox_page(c, caller.party, after, limit, page_bytes)
+    )
     ex.marker.mark(caller.party, [i["seq"] for i in items])
     return items, items[-1]["seq"] if items else after
 
@@ -50,8 +52,7 @@ async def get_bulletin(ex: Exchange, caller: Caller, bid: str) -> dict[str, Any]
     """The sender's or a recipient's party only; anyone else learns nothing (404). A
     recipient party's client needs the reader role: a delivery is marked only when the
     envelope reaches a client that can open and ack it (issue 17)."""
-    async with ex.db.read() as conn:
-        b = await bstore.by_bid(conn, bid)
+    b = await ex.db.run_read(lambda c: bstore.by_bid(c, bid), single=True)
     if b is None or (caller.party != b.iss and caller.party not in b.recipients):
         raise NotFound("no such bulletin for this party")
     if caller.party != b.iss:
@@ -71,10 +72,7 @@ async def get_bulletin(ex: Exchange, caller: Caller, bid: str) -> dict[str, Any]
 async def ack(ex: Exchange, caller: Caller, bid: str, body: bytes) -> tuple[bool, dict[str, Any]]:
     """A recipient's signed ack (PROTOCOL §7). Idempotent per (bid, party, status)."""
     caller.require("reader")
-    async with ex.db.read() as conn:
-        client = await dir_store.client_by_kid(conn, caller.kid)
-        delivery = await bstore.delivery_of(conn, bid, caller.party)
-        b = await bstore.by_bid(conn, bid) if delivery is not None else None
+    client, delivery, b = await ex.db.run_read(partial(_ack_reads, caller=caller, bid=bid))
     if client is None:
         raise AuthError("unknown key")
     if delivery is None or b is None:
@@ -85,37 +83,52 @@ async def ack(ex: Exchange, caller: Caller, bid: str, body: bytes) -> tuple[bool
     )
     status, iat = _ack_claims(ex, verified.payload, bid, caller.party, b.accepted_at)
     text = body.decode("ascii")
-    async with ex.db.write() as conn:
+
+    def record(conn: Connection) -> tuple[bool, ack_store.AckRow, int]:
         # Under the log lock, so that of two concurrent acks of one status the second
         # sees the first: one record, one log entry (PROTOCOL §7 idempotent, §8).
-        await audit_store.lock_log(conn)
-        existing = await bstore.ack_row(conn, bid, caller.party, status)
+        audit_store.lock_log_txn(conn)
+        existing = ack_store.ack_row(conn, bid, caller.party, status)
         if existing is None:
             # acks only move forward: a lower status after a higher one changes nothing
             # and answers the party's highest ack (docs/protocol.md, issue 17)
-            existing = _higher_ack(await bstore.acks_of(conn, bid), caller.party, status)
-        if existing is None:
-            now = ex.clock.ms()
-            leaf = {
-                "kind": "ack",
-                "bid": bid,
-                "party": caller.party,
-                "status": status,
-                "client": caller.client_id,
-                "iat": iat,
-                "jws_sha256": b64u_encode(hashlib.sha256(body).digest()),
-                "received_at": now,
-            }
-            idx = await audit_store.append(conn, leaf, now)
-            row = bstore.AckRow(bid, caller.party, status, caller.client_id, iat, now, text, idx)
-            if not await bstore.insert_ack(conn, row):
-                raise StorageError("the ack could not be stored; retry")
-    if existing is not None:
-        return False, _ack_view(existing)
+            existing = _higher_ack(ack_store.acks_of(conn, bid), caller.party, status)
+        if existing is not None:
+            return False, existing, 0
+        now = ex.clock.ms()
+        leaf = {
+            "kind": "ack",
+            "bid": bid,
+            "party": caller.party,
+            "status": status,
+            "client": caller.client_id,
+            "iat": iat,
+            "jws_sha256": b64u_encode(hashlib.sha256(body).digest()),
+            "received_at": now,
+        }
+        idx = audit_store.append_txn(conn, leaf, now)
+        row = ack_store.AckRow(bid, caller.party, status, caller.client_id, iat, now, text, idx)
+        if not ack_store.insert_ack(conn, row):
+            raise StorageError("the ack could not be stored; retry")
+        return True, row, now
+
+    created, row, now = await ex.db.run_write(record)
+    if not created:
+        return False, _ack_view(row)
     ex.metrics.acks.labels(status).inc()
     ex.metrics.ack_latency.observe(max(0.0, (now - b.accepted_at) / 1000))
     ex.marker.mark(caller.party, [b.seq])
     return True, _ack_view(row)
+
+
+def _ack_reads(
+    conn: Connection, caller: Caller, bid: str
+) -> tuple[party_store.ClientRow | None, Any, bstore.StoredBulletin | None]:
+    """What an ack is checked against: the acking key, its party's delivery, the bulletin."""
+    client = party_store.client_by_kid(conn, caller.kid)
+    delivery = inbox_store.delivery_of(conn, bid, caller.party)
+    b = bstore.by_bid(conn, bid) if delivery is not None else None
+    return client, delivery, b
 
 
 _ACK_CLAIMS = frozenset({"bid", "party", "status", "iat"})
@@ -149,14 +162,14 @@ def _ack_claims(
     return status, iat
 
 
-def _higher_ack(acks: list[bstore.AckRow], party: str, status: str) -> bstore.AckRow | None:
+def _higher_ack(acks: list[ack_store.AckRow], party: str, status: str) -> ack_store.AckRow | None:
     """The party's ack of the highest status above ``status``, if there is one."""
     rank = ACK_STATUSES.index(status)
     above = [a for a in acks if a.party == party and ACK_STATUSES.index(a.status) > rank]
     return max(above, key=lambda a: ACK_STATUSES.index(a.status), default=None)
 
 
-def _ack_view(a: bstore.AckRow) -> dict[str, Any]:
+def _ack_view(a: ack_store.AckRow) -> dict[str, Any]:
     return {
         "bid": a.bid,
         "party": a.party,
@@ -171,12 +184,16 @@ def _ack_view(a: bstore.AckRow) -> dict[str, Any]:
 
 async def ledger(ex: Exchange, caller: Caller, bid: str) -> dict[str, Any]:
     """The sender's delivery ledger: per recipient party, delivered_at and each ack."""
-    async with ex.db.read() as conn:
-        b = await bstore.by_bid(conn, bid)
+
+    def read(
+        conn: Connection,
+    ) -> tuple[bstore.StoredBulletin, list[Any], list[ack_store.AckRow]]:
+        b = bstore.by_bid(conn, bid)
         if b is None or (caller.party != b.iss and not caller.is_admin):
             raise NotFound("no such bulletin sent by this party")
-        rows = await bstore.deliveries_of(conn, bid)
-        acks = await bstore.acks_of(conn, bid)
+        return b, inbox_store.deliveries_of(conn, bid), ack_store.acks_of(conn, bid)
+
+    b, rows, acks = await ex.db.run_read(read)
     now = ex.clock.ms()
     by_party: dict[str, list[dict[str, Any]]] = {}
     for a in acks:
@@ -202,7 +219,7 @@ async def ledger(ex: Exchange, caller: Caller, bid: str) -> dict[str, Any]:
     }
 
 
-def _reads(row: dir_store.ClientRow | None, party: str) -> bool:
+def _reads(row: party_store.ClientRow | None, party: str) -> bool:
     return (
         row is not None
         and row.status == "active"
@@ -215,7 +232,7 @@ def reader_txn(conn: Connection, caller: Caller) -> None:
     """In a stream's read transaction, after its items were read: the client is still an
     active reader of its party, or nothing read goes out (issue 17, defect 3). Anything
     committed before those items were read, a revocation included, is seen here."""
-    if not _reads(dir_store.client_by_kid_txn(conn, caller.kid), caller.party):
+    if not _reads(party_store.client_by_kid(conn, caller.kid), caller.party):
         raise AuthError("this client's key was revoked or its reader role withdrawn")
 
 
@@ -229,26 +246,28 @@ async def check_reader(ex: Exchange, caller: Caller) -> None:
 
 
 async def latest_seq(ex: Exchange) -> int:
-    async with ex.db.read() as conn:
-        return await bstore.latest_seq(conn)
+    return await ex.db.run_read(bstore.max_seq, single=True)
 
 
 async def pending_deliveries(ex: Exchange) -> int:
-    async with ex.db.read() as conn:
-        return await bstore.pending_count(conn)
+    return await ex.db.run_read(bstore.pending_count, single=True)
 
 
 async def escalate(ex: Exchange) -> int:
     """Mark overdue deliveries and tell the sender's streams (``escalation`` messages).
     Each overdue delivery is escalated once, also when several nodes run this job."""
     now = ex.clock.ms()
-    async with ex.db.write() as conn:
+
+    def mark(conn: Connection) -> list[Any]:
         rows = [
             r
-            for r in await bstore.overdue(conn, now)
-            if await bstore.set_escalated(conn, r.party, r.seq, now)
+            for r in ack_store.overdue(conn, now)
+            if ack_store.set_escalated(conn, r.party, r.seq, now)
         ]
-        await alerts.escalated(ex, conn, rows, now)  # the sender's webhooks and mails
+        alerts.escalated(ex, conn, rows, now)  # the sender's webhooks and mails
+        return rows
+
+    rows = await ex.db.run_write(mark)
     for r in rows:
         ex.hub.notify(
             r.iss,

@@ -4,11 +4,10 @@ signed once per version."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from exchange.audit.canonical import canonical_json
 from exchange.audit.digest import directory_digest
@@ -22,6 +21,8 @@ from exchange.store import directory as dir_store
 from exchange.store.db import Database
 
 __all__ = ["Directory"]
+
+T = TypeVar("T")
 
 
 class Directory:
@@ -47,48 +48,57 @@ class Directory:
         self.hub = hub
         self._signed: tuple[int, str] | None = None
 
-    async def document(self, conn: AsyncConnection) -> dict[str, Any]:
-        doc = await dir_store.load_all(conn)
+    def document(self, conn: Connection) -> dict[str, Any]:
+        doc = dir_store.load_all(conn)
         doc["exchange_id"] = self.exchange_id
         return doc
 
-    @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction for one directory change. It takes the log's append lock
-        first, so that changes are serialised on every backend: on PostgreSQL two
-        concurrent changes would otherwise read the same version, the same active
-        encryption key or the same missing membership (PROTOCOL §1, §7)."""
+    async def write(self, change: Callable[[Connection], T]) -> T:
+        """Run ``change(conn)`` as the write transaction of one directory change. It takes
+        the log's append lock first, so that changes are serialised on every backend: on
+        PostgreSQL two concurrent changes would otherwise read the same version, the same
+        active encryption key or the same missing membership (PROTOCOL §1, §7)."""
+
+        def txn(conn: Connection) -> T:
+            audit_store.lock_log_txn(conn)
+            return change(conn)
+
         self.clients.invalidate()
         self.hub.directory_change_started()  # open streams re-check their client
         try:
-            async with self.db.write() as conn:
-                await audit_store.lock_log(conn)
-                yield conn
+            return await self.db.run_write(txn)
         finally:
             self.clients.invalidate()
             self.hub.directory_change_ended()
 
-    async def record_change(self, conn: AsyncConnection, op: str, subject: dict[str, Any]) -> int:
+    def record_change(self, conn: Connection, op: str, subject: dict[str, Any]) -> int:
         """Bump the version and log the change with the new directory's digest, in the
         caller's transaction (PROTOCOL §7, §8). Returns the new version."""
         now = self.clock.ms()
-        version = await dir_store.bump_version(conn)
-        digest = directory_digest(await self.document(conn))
+        version = dir_store.bump_version(conn)
+        digest = directory_digest(self.document(conn))
         # The subject never overrides what makes this entry a directory change.
         entry = {**subject, "kind": "directory", "op": op, "version": version}
         entry.update(digest=digest, at=now)
-        idx = await audit_store.append(conn, entry, now)
-        await dir_store.record_digest(conn, digest, idx)
+        idx = audit_store.append_txn(conn, entry, now)
+        dir_store.record_digest(conn, digest, idx)
         return version
 
     async def signed(self) -> str:
-        """The directory as the server's JWS (``GET /v1/directory``)."""
-        async with self.db.read() as conn:
-            version, _digest, log_index = await dir_store.version_info(conn)
-            cached = self._signed
+        """The directory as the server's JWS (``GET /v1/directory``), signed once per
+        version."""
+        cached = self._signed
+
+        def read(conn: Connection) -> tuple[dict[str, Any] | None, int]:
+            version, _digest, log_index = dir_store.version_info(conn)
             if cached is not None and cached[0] == version:
-                return cached[1]
-            doc = await self.document(conn)
+                return None, log_index
+            return self.document(conn), log_index
+
+        doc, log_index = await self.db.run_read(read)
+        if doc is None:
+            assert cached is not None
+            return cached[1]
         doc["log_index"] = log_index
         token = jws.sign_compact(canonical_json(doc), self.signer, jws.TYP_DIRECTORY)
         self._signed = (int(doc["version"]), token)

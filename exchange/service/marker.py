@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from exchange.errors import ExchangeError
-from exchange.store import bulletins as bstore
+from exchange.store import inbox as inbox_store
 from exchange.store.db import Database
 
 __all__ = ["DeliveryMarker"]
@@ -43,7 +43,7 @@ class DeliveryMarker:
         try:
             now = self.clock.ms()
             await self.db.run_write(
-                lambda conn: bstore.mark_delivered_txn(conn, marks, now, ranges)
+                lambda conn: inbox_store.mark_delivered(conn, marks, now, ranges)
             )
         except BaseException:
             # Keep them for the next round, also when cancelled mid-write at shutdown

@@ -18,8 +18,8 @@ async def sent(
     """The caller's party's bulletins after ``after``: only its own (PROTOCOL §7, like
     the ledger of one bulletin)."""
     caller.require("poster")
-    async with ex.db.read() as conn:
-        items = await sent_page(conn, caller.party, after, limit, ex.clock.ms())
+    now = ex.clock.ms()
+    items = await ex.db.run_read(lambda c: sent_page(c, caller.party, after, limit, now))
     for item in items:
         item["accepted_at"] = iso_ms(item["accepted_at"])
     return items, items[-1]["seq"] if items else after

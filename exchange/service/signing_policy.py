@@ -9,11 +9,14 @@ such signatures too (``exchange.client.directory``).
 
 from __future__ import annotations
 
+from sqlalchemy import Connection
+
 from exchange.crypto.keys import SigningPublicKey, parse_signing_jwk
 from exchange.errors import Conflict, NotFound
 from exchange.service.caller import Caller
 from exchange.service.directory import Directory
 from exchange.store import directory as dir_store
+from exchange.store import parties as party_store
 from exchange.store import signing_policy as policy_store
 
 __all__ = ["check_key", "set_policy"]
@@ -30,14 +33,18 @@ async def set_policy(dirs: Directory, caller: Caller, *, party: str | None, requ
     Refused when it would lock out the operator's own calling key."""
     caller.require("admin")
     scope = policy_store.EXCHANGE_WIDE if party is None else party
-    async with dirs.write() as conn:
-        if party is not None and not await dir_store.party_exists(conn, party):
+    now = dirs.clock.ms()
+
+    def change(conn: Connection) -> int:
+        if party is not None and not party_store.party_exists(conn, party):
             raise NotFound(f"no party {party}")
-        me = await dir_store.client_by_kid(conn, caller.kid)
+        me = party_store.client_by_kid(conn, caller.kid)
         if required and me is not None and scope in (policy_store.EXCHANGE_WIDE, me.party):
             check_key(True, parse_signing_jwk(me.jwk), Conflict)
-        if not await policy_store.set_required(conn, scope, required, dirs.clock.ms()):
-            return await dir_store.current_version(conn)
-        return await dirs.record_change(
+        if not policy_store.set_required(conn, scope, required, now):
+            return dir_store.current_version(conn)
+        return dirs.record_change(
             conn, "set-signing-policy", {"party": scope, "require_hybrid": required}
         )
+
+    return await dirs.write(change)

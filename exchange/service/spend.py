@@ -26,5 +26,5 @@ class JtiSpender(Batcher[tuple[str, int], bool]):
         for i, (jti, _exp) in enumerate(items):
             first.setdefault(jti, i)  # a repeat inside one batch is a replay too
         rows = [items[i] for i in first.values()]
-        fresh = await self.db.run_write(lambda conn: replay.use_jtis_txn(conn, rows))
+        fresh = await self.db.run_write(lambda conn: replay.use_jtis(conn, rows))
         return [first[jti] == i and jti in fresh for i, (jti, _exp) in enumerate(items)]

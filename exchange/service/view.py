@@ -34,8 +34,8 @@ class ViewCache:
     def get_txn(self, conn: Connection) -> RoutingState:
         """The routing state as of ``conn``'s transaction (called from the writer thread
         too: replacing the cached state is one assignment)."""
-        version = dir_store.current_version_txn(conn)
+        version = dir_store.current_version(conn)
         state = self._state
         if state is None or state.version != version:
-            state = self._state = build_state(dir_store.load_all_txn(conn))
+            state = self._state = build_state(dir_store.load_all(conn))
         return state

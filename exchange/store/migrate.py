@@ -1,4 +1,4 @@
-"""Apply and check Alembic migrations on the live async engine, and the exchange id a
+"""Apply and check Alembic migrations in a transaction of the database, and the exchange id a
 database belongs to."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ __all__ = [
     "SchemaState",
     "check_exchange_id",
     "check_schema",
+    "migrate_to",
     "require_database",
     "schema_state",
     "sqlite_file",
@@ -64,8 +65,8 @@ class SchemaState:
 
 def sqlite_file(db: Database) -> Path | None:
     """The file of a SQLite database (None: PostgreSQL or in memory)."""
-    path = db.engine.url.database if db.is_sqlite else None
-    return Path(path) if path and path != ":memory:" else None
+    path = db.sqlite_path
+    return Path(path) if path else None
 
 
 def require_database(db: Database) -> None:
@@ -79,10 +80,7 @@ def require_database(db: Database) -> None:
 
 
 async def schema_state(db: Database) -> SchemaState:
-    async with db.engine.connect() as conn:
-        current = await conn.run_sync(
-            lambda c: MigrationContext.configure(c).get_current_revision()
-        )
+    current = await db.run_read(lambda c: MigrationContext.configure(c).get_current_revision())
     scripts = _scripts()
     head = scripts.get_current_head()
     known = {s.revision for s in scripts.walk_revisions()}
@@ -98,8 +96,14 @@ async def schema_state(db: Database) -> SchemaState:
 
 async def upgrade(db: Database) -> None:
     """Bring the schema to the newest revision (``exchange init``, ``migrate``, tests)."""
-    async with db.engine.begin() as conn:
-        await conn.run_sync(lambda c: command.upgrade(_config(c), "head"))
+    await migrate_to(db, "head")
+
+
+async def migrate_to(db: Database, revision: str, *, down: bool = False) -> None:
+    """Upgrade (or with ``down`` downgrade) the schema to ``revision`` in one write
+    transaction (tests and benchmarks step through revisions)."""
+    step = command.downgrade if down else command.upgrade
+    await db.run_write(lambda c: step(_config(c), revision))
 
 
 async def check_schema(db: Database) -> None:

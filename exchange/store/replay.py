@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete, insert
+from sqlalchemy import Connection, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange.store import schema as s
 
-__all__ = ["prune_jtis", "use_jti", "use_jtis_txn"]
-
-
-async def use_jti(conn: AsyncConnection, jti: str, exp: int) -> bool:
-    """Record ``jti``; False when it was already used (here or on another node)."""
-    try:
-        async with conn.begin_nested():
-            await conn.execute(insert(s.jtis).values(jti=jti, exp=exp))
-    except IntegrityError:
-        return False
-    return True
+__all__ = ["prune_jtis", "use_jtis"]
 
 
 _SPEND = {
@@ -33,7 +21,7 @@ _SPEND = {
 }
 
 
-def use_jtis_txn(conn: Connection, batch: list[tuple[str, int]]) -> set[str]:
+def use_jtis(conn: Connection, batch: list[tuple[str, int]]) -> set[str]:
     """Record many distinct ids in one statement; returns those that were new.
 
     ``INSERT … ON CONFLICT DO NOTHING RETURNING``, built once and run as one
@@ -43,7 +31,7 @@ def use_jtis_txn(conn: Connection, batch: list[tuple[str, int]]) -> set[str]:
     return {str(r.jti) for r in rows.all()}
 
 
-async def prune_jtis(conn: AsyncConnection, now: int, skew: int) -> int:
+def prune_jtis(conn: Connection, now: int, skew: int) -> int:
     """Forget ids whose token can no longer be accepted anyway."""
-    res = await conn.execute(delete(s.jtis).where(s.jtis.c.exp < now - skew))
+    res = conn.execute(delete(s.jtis).where(s.jtis.c.exp < now - skew))
     return int(res.rowcount or 0)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, and_, case, exists, func, select
 
 from exchange.store import schema as s
 
 __all__ = ["sent_page"]
 
 
-async def sent_page(
-    conn: AsyncConnection, party: str, after: int, limit: int, now_ms: int
+def sent_page(
+    conn: Connection, party: str, after: int, limit: int, now_ms: int
 ) -> list[dict[str, Any]]:
     """Bulletins ``party`` posted after ``after`` (oldest first), each with how many
     recipient parties it had, how many acknowledged it, and how many are overdue."""
@@ -63,5 +62,5 @@ async def sent_page(
             "acknowledged": int(r.acknowledged or 0),
             "overdue": int(r.overdue or 0),
         }
-        for r in (await conn.execute(q)).all()
+        for r in conn.execute(q).all()
     ]

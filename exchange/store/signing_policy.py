@@ -1,7 +1,7 @@
 """Queries for the signing policy (issue 20): scopes that require hybrid keys.
 
 A scope is a party id or ``"*"`` (the whole exchange). The policy is read with each
-client row (``directory.client_by_kid``) and published in the directory document.
+client row (``parties.client_by_kid``) and published in the directory document.
 """
 
 from __future__ import annotations
@@ -9,11 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, literal, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange.store import schema as s
 
-__all__ = ["EXCHANGE_WIDE", "HYBRID_REQUIRED", "annotate_txn", "hybrid_required", "set_required"]
+__all__ = ["EXCHANGE_WIDE", "HYBRID_REQUIRED", "annotate", "hybrid_required", "set_required"]
 
 EXCHANGE_WIDE = "*"
 
@@ -26,7 +25,7 @@ HYBRID_REQUIRED = (
 )
 
 
-def annotate_txn(conn: Connection, parties: list[dict[str, Any]]) -> dict[str, Any]:
+def annotate(conn: Connection, parties: list[dict[str, Any]]) -> dict[str, Any]:
     """Mark the directory's parties under the policy; returns the top-level members to add.
     ``require_hybrid`` appears only where set, so directories without a policy are as before."""
     scopes = set(conn.execute(select(s.signing_policy.c.scope)).scalars())
@@ -36,22 +35,22 @@ def annotate_txn(conn: Connection, parties: list[dict[str, Any]]) -> dict[str, A
     return {"require_hybrid": True} if EXCHANGE_WIDE in scopes else {}
 
 
-async def hybrid_required(conn: AsyncConnection, party: str) -> bool:
+def hybrid_required(conn: Connection, party: str) -> bool:
     """Whether ``party``'s clients must hold hybrid keys (its own policy or the exchange's)."""
     stmt = select(s.signing_policy.c.scope).where(
         s.signing_policy.c.scope.in_([party, EXCHANGE_WIDE])
     )
-    return (await conn.execute(stmt)).first() is not None
+    return conn.execute(stmt).first() is not None
 
 
-async def set_required(conn: AsyncConnection, scope: str, required: bool, now: int) -> bool:
+def set_required(conn: Connection, scope: str, required: bool, now: int) -> bool:
     """Set or clear the policy of ``scope``; returns whether anything changed."""
     table = s.signing_policy
-    present = (await conn.execute(select(table.c.scope).where(table.c.scope == scope))).first()
+    present = conn.execute(select(table.c.scope).where(table.c.scope == scope)).first()
     if required and present is None:
-        await conn.execute(insert(table).values(scope=scope, set_at=now))
+        conn.execute(insert(table).values(scope=scope, set_at=now))
         return True
     if not required and present is not None:
-        await conn.execute(delete(table).where(table.c.scope == scope))
+        conn.execute(delete(table).where(table.c.scope == scope))
         return True
     return False

@@ -130,8 +130,7 @@ async def test_migration_matches_schema(db_url: str) -> None:
 
         db = Database(db_url)
         try:
-            async with db.read() as conn:
-                diffs = await conn.run_sync(diff)
+            diffs = await db.run_read(diff)
         finally:
             await db.close()
     else:

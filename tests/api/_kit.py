@@ -242,22 +242,26 @@ class World:
             r = await self.wire.call(self.admin, "POST", "/v1/admin/clients", body)
             assert r.status == 201, r.raw
         else:
-            from exchange.store import directory as dir_store
+            from exchange.store import parties as party_store
 
             ex = self.h.server.exchange
-            async with ex.db.write() as conn:
-                await dir_store.add_client(
+            now = ex.clock.ms()
+
+            def change(conn: Any) -> None:
+                party_store.add_client(
                     conn,
                     id=cid,
                     party=party,
                     kid=signer.kid,
                     jwk=signer.public.to_jwk(),
                     roles=frozenset(),
-                    now=ex.clock.ms(),
+                    now=now,
                 )
-                await ex.directory.record_change(
+                ex.directory.record_change(
                     conn, "add-client", {"client": cid, "kid": signer.kid, "roles": []}
                 )
+
+            await ex.directory.write(change)
         return Caller(cid, signer)
 
     async def group(self, gid: str, members: Mapping[str, str]) -> None:

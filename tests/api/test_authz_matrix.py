@@ -63,8 +63,7 @@ class Matrix:
 
     async def version(self) -> int:
         ex = self.world.h.server.exchange
-        async with ex.db.read() as conn:
-            return await dir_store.current_version(conn)
+        return await ex.db.run_read(dir_store.current_version)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from exchange.store.db import Database
-from exchange.store.migrate import _config, schema_state
+from exchange.store.migrate import migrate_to, schema_state
 
 #: the last revision before this version's (a database made by the previous release)
 OLD = "0002"
@@ -23,13 +23,11 @@ OLD = "0002"
 def _to_old_schema(url: str) -> None:
     """Take an initialised database back to the previous release's schema, as an
     exchange that ran the old version has it (its data kept)."""
-    from alembic import command
 
     async def go() -> None:
         d = Database(url)
         try:
-            async with d.engine.begin() as conn:
-                await conn.run_sync(lambda c: command.downgrade(_config(c), OLD))
+            await migrate_to(d, OLD, down=True)
         finally:
             await d.close()
 
@@ -131,10 +129,11 @@ def test_migrate_refuses_a_newer_schema(cli, db: str) -> None:
     async def bump() -> None:
         d = Database(db)
         try:
-            async with d.write() as conn:
-                from sqlalchemy import text
+            from sqlalchemy import text
 
-                await conn.execute(text("UPDATE alembic_version SET version_num = '9999_new'"))
+            await d.run_write(
+                lambda c: c.execute(text("UPDATE alembic_version SET version_num = '9999_new'"))
+            )
         finally:
             await d.close()
 

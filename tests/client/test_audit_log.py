@@ -8,7 +8,7 @@ import json
 import time
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, delete, select, update
 from support import Harness
 
 from exchange.audit import merkle
@@ -65,12 +65,13 @@ async def test_swapped_encryption_key_is_refused_by_the_sdk(harness: Harness) ->
     await kz.directory(refresh=True)
     attacker = EncryptionPrivateKey.generate()
     jwk = attacker.public.to_jwk()
-    async with harness.server.exchange.db.write() as conn:
-        await conn.execute(
+    await harness.server.exchange.db.run_write(
+        lambda c: c.execute(
             update(s.enc_keys)
             .where(s.enc_keys.c.party == "UZ", s.enc_keys.c.status == "active")
             .values(kid=jwk["kid"], jwk=json.dumps(jwk))
         )
+    )
     # A node that starts now (or any other node) builds the directory from the database.
     harness.server.exchange.directory._signed = None
     admissions = harness.server.exchange.admissions
@@ -79,24 +80,26 @@ async def test_swapped_encryption_key_is_refused_by_the_sdk(harness: Harness) ->
         await kz.directory(refresh=True)
     with pytest.raises(LogInconsistent):
         await kz.post(advisory("KZ", 2))
-    async with harness.server.exchange.db.read() as conn:
-        n = (await conn.execute(select(s.bulletins.c.seq))).all()
+    n = await harness.server.exchange.db.run_read(
+        lambda c: c.execute(select(s.bulletins.c.seq)).all()
+    )
     assert n == [], "nothing may be sealed to the swapped key"
 
 
 async def _truncate(harness: Harness, keep: int) -> None:
     """Drop the log's tail and rewrite the stored frontier, as an intruder would."""
-    async with harness.server.exchange.db.write() as conn:
-        await conn.execute(delete(s.audit_leaves).where(s.audit_leaves.c.idx >= keep))
-        rows = (
-            await conn.execute(select(s.audit_leaves.c.leaf_hash).order_by(s.audit_leaves.c.idx))
-        ).all()
+
+    def truncate(conn: Connection) -> None:
+        conn.execute(delete(s.audit_leaves).where(s.audit_leaves.c.idx >= keep))
+        rows = conn.execute(select(s.audit_leaves.c.leaf_hash).order_by(s.audit_leaves.c.idx)).all()
         f = merkle.Frontier.from_leaf_hashes([bytes(r.leaf_hash) for r in rows])
-        await conn.execute(
+        conn.execute(
             update(s.audit_state).values(
                 size=keep, frontier=json.dumps(f.to_json()), root_hash=f.root()
             )
         )
+
+    await harness.server.exchange.db.run_write(truncate)
     harness.server.exchange.audit_log.sth = None
 
 
@@ -132,17 +135,20 @@ async def test_edited_row_is_named_by_audit_verify(harness: Harness, capsys) -> 
     clean = await verify_log(mon)
     assert clean.ok and clean.entries > 10
     victim = 7
-    async with harness.server.exchange.db.write() as conn:
-        leaf = (
-            await conn.execute(select(s.audit_leaves.c.leaf).where(s.audit_leaves.c.idx == victim))
+
+    def rewrite(conn: Connection) -> None:
+        leaf = conn.execute(
+            select(s.audit_leaves.c.leaf).where(s.audit_leaves.c.idx == victim)
         ).scalar_one()
         entry = json.loads(leaf)
         entry["at"] = entry.get("at", 0) + 1  # a quiet rewrite of history
-        await conn.execute(
+        conn.execute(
             update(s.audit_leaves)
             .where(s.audit_leaves.c.idx == victim)
             .values(leaf=canonical_json(entry))
         )
+
+    await harness.server.exchange.db.run_write(rewrite)
     report = await verify_log(mon)
     assert not report.ok and report.first_bad == victim
     # The same through the command line, with the operator's profile.

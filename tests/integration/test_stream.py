@@ -67,7 +67,7 @@ async def test_storage_failure_mid_stream_is_ridden_out(
     stream = Collector(uz)
     await stream.until_bid(first.bid)
 
-    inbox = routes_stream.bstore.inbox_rows_txn
+    inbox = routes_stream.inbox_store.inbox_rows
     failures = [2]
 
     def flaky(*args: Any, **kw: Any) -> Any:
@@ -76,7 +76,7 @@ async def test_storage_failure_mid_stream_is_ridden_out(
             raise StorageError("database unreachable")
         return inbox(*args, **kw)
 
-    monkeypatch.setattr(routes_stream.bstore, "inbox_rows_txn", flaky)
+    monkeypatch.setattr(routes_stream.inbox_store, "inbox_rows", flaky)
     # New bulletins come from memory on one node; make the stream read the database.
     harness.server.exchange.hub.wake_all()
     later = [await kz.post(threat("KZ", groups=[], to=["UZ"], tlp="red")) for _ in range(3)]

@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 from reliability._world import World
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from exchange.client.audit import LogMonitor, TreeHead
 from exchange.client.logcheck import verify_log
@@ -39,13 +39,16 @@ async def check_database(db_url: str) -> dict[str, int]:
     leaves. Read straight from the database, not through the API."""
     db = Database(db_url)
     try:
-        async with db.read() as conn:
-            bulletins = (
-                await conn.execute(text("SELECT seq, bid, recipients, log_index FROM bulletins"))
-            ).all()
-            deliveries = (await conn.execute(text("SELECT party, seq, bid FROM deliveries"))).all()
-            leaves = (await conn.execute(text("SELECT idx, leaf FROM audit_leaves"))).all()
-            size = (await conn.execute(text("SELECT size FROM audit_state WHERE id = 1"))).scalar()
+
+        def read(conn: Connection) -> tuple[Any, Any, Any, Any]:
+            return (
+                conn.execute(text("SELECT seq, bid, recipients, log_index FROM bulletins")).all(),
+                conn.execute(text("SELECT party, seq, bid FROM deliveries")).all(),
+                conn.execute(text("SELECT idx, leaf FROM audit_leaves")).all(),
+                conn.execute(text("SELECT size FROM audit_state WHERE id = 1")).scalar(),
+            )
+
+        bulletins, deliveries, leaves, size = await db.run_read(read)
     finally:
         await db.close()
     by_seq: dict[int, set[str]] = defaultdict(set)

@@ -183,8 +183,7 @@ async def test_the_checks_see_a_half_written_admission(tmp_path: Path, db_url: s
                     "deliveries without",
                 ),
             ):
-                async with db.write() as conn:
-                    await conn.execute(text(statement))
+                await db.run_write(lambda c, st=statement: c.execute(text(st)))
                 with pytest.raises(AssertionError, match=complaint):
                     await check_database(db_url)
         finally:

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, insert, inspect, select, text
 from exchange.store import schema as s
 from exchange.store.db import Database
 from exchange.store.history import history_bulletin
-from exchange.store.migrate import _config
+from exchange.store.migrate import _config, migrate_to
 
 BID = "00000000-0000-4000-8000-0000000000aa"
 
@@ -65,39 +65,45 @@ def _times(conn: Connection) -> dict[str, tuple[int | None, ...]]:
 async def test_backfill_trigger_and_downgrade(db_url: str) -> None:
     db = Database(db_url)
     try:
-        async with db.engine.begin() as conn:
-            await conn.run_sync(lambda c: command.upgrade(_config(c), "0002"))
-            await conn.run_sync(_old_rows)
-        async with db.engine.begin() as conn:
-            await conn.run_sync(lambda c: command.upgrade(_config(c), "0006_reports"))
-        async with db.engine.begin() as conn:
+
+        def old(c: Connection) -> None:
+            command.upgrade(_config(c), "0002")
+            _old_rows(c)
+
+        await db.run_write(old)
+        await migrate_to(db, "0006_reports")
+
+        def trigger(conn: Connection) -> None:
             # backfilled: first of any status 5000 ('read'), read 5000, never actioned
-            assert await conn.run_sync(_times) == {
+            assert _times(conn) == {
                 "UZ": (5_000, 5_000, None),
                 "KG": (None, None, None),
             }
             # the trigger: a new ack moves a time only to an earlier one
-            await conn.execute(insert(s.acks), [_ack("actioned", 9_000)])
-            await conn.execute(
+            conn.execute(insert(s.acks), [_ack("actioned", 9_000)])
+            conn.execute(
                 insert(s.acks),
                 [{**_ack("received", 8_000), "party": "KG", "client_id": "KG/ops"}],
             )
-            assert await conn.run_sync(_times) == {
+            assert _times(conn) == {
                 "UZ": (5_000, 5_000, 9_000),
                 "KG": (8_000, None, None),
             }
-        async with db.engine.begin() as conn:
-            await conn.run_sync(lambda c: command.downgrade(_config(c), "0002"))
-            cols = await conn.run_sync(
-                lambda c: {col["name"] for col in inspect(c).get_columns("deliveries")}
-            )
+
+        await db.run_write(trigger)
+
+        def down(conn: Connection) -> None:
+            command.downgrade(_config(conn), "0002")
+            cols = {col["name"] for col in inspect(conn).get_columns("deliveries")}
             assert not cols & {"acked_at", "read_at", "actioned_at"}
-            tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
+            tables = inspect(conn).get_table_names()
             assert "last_seen" not in tables
             # acks insert again without the trigger
-            await conn.execute(
+            conn.execute(
                 insert(s.acks),
                 [{**_ack("read", 9_500), "party": "KG", "client_id": "KG/ops"}],
             )
+
+        await db.run_write(down)
     finally:
         await db.close()

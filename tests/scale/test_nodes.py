@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+from sqlalchemy import Connection
 from support import Harness, start_harness
 
 from exchange.bulletin.validate import new_bulletin
@@ -142,6 +144,7 @@ async def test_commit_order_equals_seq_order(tmp_path: Path, db_url: str) -> Non
     uncommitted, so a cursor reader in between never skips one that commits late."""
     from exchange.store import audit as audit_store
     from exchange.store import bulletins as bstore
+    from exchange.store import inbox as inbox_store
 
     h = await start_harness(tmp_path, db_url)
     node_b = await second_node(h)
@@ -164,24 +167,35 @@ async def test_commit_order_equals_seq_order(tmp_path: Path, db_url: str) -> Non
             "supersedes": None,
         }
 
+    def insert(conn: Connection, n: int) -> int:
+        audit_store.lock_log_txn(conn)
+        seq = bstore.max_seq(conn) + 1
+        row = bstore.NewBulletin(
+            seq=seq,
+            meta=meta(n),
+            client_id="KZ/ops",
+            kid="k",
+            envelope="e",
+            envelope_sha256="h",
+            recipients=["UZ"],
+            accepted_at=1,
+            deadline=None,
+        )
+        bstore.insert_bulletins(conn, [row])
+        return seq
+
     async def admit(ex, n: int, hold: asyncio.Event | None, drawn: asyncio.Event) -> int:
-        async with ex.db.write() as conn:
-            await audit_store.lock_log(conn)
-            seq = await bstore.insert_bulletin(
-                conn,
-                meta=meta(n),
-                client_id="KZ/ops",
-                kid="k",
-                envelope="e",
-                envelope_sha256="h",
-                recipients=["UZ"],
-                accepted_at=1,
-                deadline=None,
-            )
+        # The one place a write transaction stays open across awaits: db.py's private
+        # async transaction, to hold the first admission open while the second waits.
+        async with ex.db._write() as conn:
+            seq = await conn.run_sync(insert, n)
             drawn.set()
             if hold is not None:
                 await hold.wait()
         return seq
+
+    def inbox(conn: Connection) -> list[dict]:
+        return inbox_store.inbox_page(conn, "UZ", 0, 10, sys.maxsize)[0]
 
     try:
         release = asyncio.Event()
@@ -191,13 +205,11 @@ async def test_commit_order_equals_seq_order(tmp_path: Path, db_url: str) -> Non
         second = asyncio.create_task(admit(ex_b, 2, None, second_drawn))
         await asyncio.sleep(0.5)
         assert not second_drawn.is_set(), "second admission drew a seq under an open first"
-        async with ex_a.db.read() as conn:
-            assert await bstore.inbox(conn, "UZ", 0, 10) == []
+        assert await ex_a.db.run_read(inbox) == []
         release.set()
         s1, s2 = await asyncio.wait_for(asyncio.gather(first, second), 15)
         assert s2 > s1
-        async with ex_a.db.read() as conn:
-            items = await bstore.inbox(conn, "UZ", 0, 10)
+        items = await ex_a.db.run_read(inbox)
         assert [i["seq"] for i in items] == [s1, s2]
     finally:
         await node_b.stop()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from exchange.service.clients import ClientCache
-from exchange.store.directory import ClientRow
+from exchange.store.parties import ClientRow
 
 
 def _row(status: str) -> ClientRow:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from exchange.service.alerts.outbox import enqueue_escalations_txn
 
@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 __all__ = ["escalated"]
 
 
-async def escalated(ex: Exchange, conn: AsyncConnection, overdue: Sequence[Any], now: int) -> None:
+def escalated(ex: Exchange, conn: Connection, overdue: Sequence[Any], now: int) -> None:
     """Queue the sender's webhooks and mails for newly escalated deliveries, in the
     escalation's own transaction: once per deadline, also across nodes and restarts."""
     queue_max = ex.config.alerts.queue_max
-    await conn.run_sync(lambda c: enqueue_escalations_txn(c, overdue, now, queue_max))
+    enqueue_escalations_txn(conn, overdue, now, queue_max)
