@@ -9,6 +9,7 @@ import importlib.util
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -51,6 +52,23 @@ def test_public_modules_declare_all(name: str) -> None:
         assert hasattr(module, public), f"{name}.__all__ names missing {public}"
 
 
+def _imported(source: str) -> list[str]:
+    """The modules a source text imports (also those imported inside functions)."""
+    import ast
+
+    tree = ast.parse(source)
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    return imported
+
+
+def _imports(name: str) -> list[str]:
+    origin = importlib.util.find_spec(name).origin  # type: ignore[union-attr]
+    assert origin is not None
+    with open(origin, encoding="utf-8") as f:
+        return _imported(f.read())
+
+
 # The bridges are SDK clients (STYLE §18): they import the SDK and pure packages only.
 _SERVER_SIDE = ("exchange.service", "exchange.store", "exchange.api", "exchange.node")
 _BRIDGES = [m for m in MODULES if m.startswith(("exchange.bridges", "exchange.cli.interop"))]
@@ -58,13 +76,44 @@ _BRIDGES = [m for m in MODULES if m.startswith(("exchange.bridges", "exchange.cl
 
 @pytest.mark.parametrize("name", _BRIDGES)
 def test_bridges_import_no_server_side_module(name: str) -> None:
-    import ast
-
-    source = importlib.util.find_spec(name).origin  # type: ignore[union-attr]
-    assert source is not None
-    with open(source, encoding="utf-8") as f:
-        tree = ast.parse(f.read())
-    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
-    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
-    assert not [m for m in imported if m.startswith(_SERVER_SIDE)], name
+    assert not [m for m in _imports(name) if m.startswith(_SERVER_SIDE)], name
     assert len(_BRIDGES) >= 7
+
+
+# The API layer parses, calls the service and formats; it never reaches the store
+# (issue 19: API -> service -> store, no layer skipped).
+_API = [m for m in MODULES if m.startswith("exchange.api.")]
+_API += [  # also if exchange/api were a namespace package again, which walk_packages skips
+    f"exchange.api.{p.stem}"
+    for p in (Path(exchange.__file__).parent / "api").glob("*.py")
+    if p.stem != "__init__" and f"exchange.api.{p.stem}" not in _API
+]
+
+
+def _store_imports(source: str) -> list[str]:
+    imported = _imported(source)
+    return [m for m in imported if m == "exchange.store" or m.startswith("exchange.store.")]
+
+
+@pytest.mark.parametrize("name", _API)
+def test_the_api_layer_imports_no_store_module(name: str) -> None:
+    origin = importlib.util.find_spec(name).origin  # type: ignore[union-attr]
+    assert origin is not None
+    with open(origin, encoding="utf-8") as f:
+        store = _store_imports(f.read())
+    assert not store, f"{name} imports {store}: go through a service function"
+    assert len(_API) >= 10
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from exchange.store import bulletins",
+        "import exchange.store.db as d",
+        "def f():\n    from exchange.store.bulletins import inbox_rows_txn",
+        "import exchange.store",
+    ],
+)
+def test_the_api_layer_check_catches_a_store_import(source: str) -> None:
+    assert _store_imports(source)
+    assert not _store_imports("from exchange.service import stream\nimport exchange.storeroom")

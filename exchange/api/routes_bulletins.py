@@ -10,6 +10,7 @@ from aiohttp import web
 from exchange.api.app_keys import ADMISSIONS, EXCHANGE
 from exchange.api.keys import authenticate
 from exchange.api.parse import query_int
+from exchange.bulletin import item as inbox_item
 from exchange.errors import InputError, NotFound, UnsupportedMediaType
 from exchange.service import delivery
 from exchange.vocab import BID_RE
@@ -59,7 +60,7 @@ async def inbox(request: web.Request) -> web.Response:
     after = query_int(request, "after", 0)
     limit = query_int(request, "limit", ex.limits.page_size, lo=1, hi=ex.limits.max_page_size)
     items, nxt = await delivery.inbox(ex, caller, after, limit)
-    return web.json_response({"items": items, "next": nxt})
+    return web.Response(body=inbox_item.inbox_body(items, nxt), content_type="application/json")
 
 
 @routes.post("/v1/bulletins/{bid}/acks")

@@ -20,20 +20,27 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+from exchange.bulletin import item as inbox_item
+
 __all__ = ["Arrival", "Hub", "Subscription"]
 
 
 class Arrival:
-    """One accepted bulletin as its recipients' streams push it; ``frame`` is the
-    encoded stream message, made once by the first stream that sends it."""
+    """One accepted bulletin (its inbox item) as its recipients' streams push it."""
 
-    __slots__ = ("frame", "item", "recipients", "seq")
+    __slots__ = ("_frame", "item", "recipients", "seq")
 
     def __init__(self, item: dict[str, Any], recipients: list[str]) -> None:
         self.item = item
         self.seq: int = item["seq"]
         self.recipients = recipients
-        self.frame: str | None = None
+        self._frame: bytes | None = None
+
+    def frame(self) -> bytes:
+        """The stream message, encoded once by the first stream that sends it."""
+        if self._frame is None:
+            self._frame = inbox_item.frame(self.item)
+        return self._frame
 
 
 class Subscription:

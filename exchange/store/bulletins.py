@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select
 
+from exchange.bulletin import item as inbox_item
 from exchange.store import schema as s
 
 __all__ = [
@@ -39,21 +40,8 @@ ITEM_COLUMNS = (
 
 
 def item_of(row: Any) -> dict[str, Any]:
-    """An inbox item (PROTOCOL §7)."""
-    return {
-        "seq": int(row.seq),
-        "bid": row.bid,
-        "iss": row.iss,
-        "groups": json.loads(row.groups),
-        "to": json.loads(row.to),
-        "type": row.type,
-        "priority": row.priority,
-        "tlp": row.tlp,
-        "iat": int(row.iat),
-        "exp": None if row.exp is None else int(row.exp),
-        "supersedes": row.supersedes,
-        "envelope": row.envelope,
-    }
+    """An inbox item (PROTOCOL §7) read back from a row of :data:`ITEM_COLUMNS`."""
+    return inbox_item.from_row(row)
 
 
 @dataclass(frozen=True)
@@ -130,21 +118,7 @@ class NewBulletin:
 
     def item(self) -> dict[str, Any]:
         """The inbox item (PROTOCOL §7), as :func:`item_of` reads it back."""
-        m = self.meta
-        return {
-            "seq": self.seq,
-            "bid": m["bid"],
-            "iss": m["iss"],
-            "groups": list(m["groups"]),
-            "to": list(m["to"]),
-            "type": m["type"],
-            "priority": m["priority"],
-            "tlp": m["tlp"],
-            "iat": m["iat"],
-            "exp": m["exp"],
-            "supersedes": m["supersedes"],
-            "envelope": self.envelope,
-        }
+        return inbox_item.from_meta(self.seq, self.meta, self.envelope)
 
 
 def insert_bulletins(conn: Connection, batch: list[NewBulletin]) -> None:

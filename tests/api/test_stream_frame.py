@@ -1,4 +1,5 @@
-"""A stream frame spliced together is the JSON of the item, byte for byte the same data."""
+"""A stream frame is the JSON of the inbox item with its kind, from an item or straight
+from a stored row (exchange/bulletin/item.py, the one encoder of an item)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from exchange.api.routes_stream import frame_of, frame_of_row
-from exchange.store.bulletins import item_of
+from exchange.bulletin.item import FIELDS, frame_of_row, from_meta, inbox_body
+from exchange.bulletin.item import frame as frame_of
+from exchange.bulletin.item import from_row as item_of
+from exchange.store.bulletins import item_of as store_item_of
 
 
 def _item(envelope: str) -> dict[str, object]:
@@ -63,3 +66,14 @@ def test_a_frame_from_a_row_is_the_frame_of_its_item(changes: dict[str, object])
     from_row = json.loads(frame_of_row(row))
     assert from_row == json.loads(frame_of(item_of(row)))
     assert from_row == {"kind": "bulletin", **item_of(row)}
+
+
+def test_every_encoder_writes_the_same_item() -> None:
+    row = _row(exp=1_800_086_400)
+    item = item_of(row)
+    assert tuple(item) == FIELDS
+    assert store_item_of(row) == item
+    meta = {k: v for k, v in item.items() if k not in ("seq", "envelope")}
+    assert from_meta(item["seq"], meta, item["envelope"]) == item
+    assert json.loads(inbox_body([item], 7)) == {"items": [item], "next": 7}
+    assert tuple(json.loads(frame_of_row(row))) == ("kind", *FIELDS)

@@ -16,7 +16,7 @@ from exchange.api.routes_stream import _Socket
 
 
 class _FailingWs:
-    async def send_str(self, data: str) -> None:
+    async def send_frame(self, data: bytes, opcode: object) -> None:
         raise ClientConnectionResetError("Cannot write to closing transport")
 
 
@@ -28,7 +28,7 @@ async def test_a_write_failing_as_its_waiter_is_cancelled_is_retrieved() -> None
     try:
         request = SimpleNamespace(transport=None)
         sock = _Socket(request, _FailingWs(), timeout=10)  # type: ignore[arg-type]
-        outer = asyncio.create_task(sock.send_frames(iter(["frame"])))
+        outer = asyncio.create_task(sock.send_frames(iter([b"frame"])))
         await asyncio.sleep(0)  # outer waits on the write task
         await asyncio.sleep(0)  # the write task fails
         outer.cancel()  # ... and its waiter is cancelled before it looks

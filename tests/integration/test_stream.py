@@ -10,9 +10,9 @@ import pytest
 from integration._flows import Collector, MakeHarness, threat
 from support import Harness
 
-from exchange.api import routes_stream
 from exchange.config import Limits
 from exchange.errors import AuthError, Forbidden, StorageError
+from exchange.store import inbox as inbox_store
 
 
 async def test_heartbeats_when_idle_carry_the_cursor(make_harness: MakeHarness) -> None:
@@ -67,7 +67,7 @@ async def test_storage_failure_mid_stream_is_ridden_out(
     stream = Collector(uz)
     await stream.until_bid(first.bid)
 
-    inbox = routes_stream.inbox_store.inbox_rows
+    inbox = inbox_store.inbox_rows
     failures = [2]
 
     def flaky(*args: Any, **kw: Any) -> Any:
@@ -76,7 +76,7 @@ async def test_storage_failure_mid_stream_is_ridden_out(
             raise StorageError("database unreachable")
         return inbox(*args, **kw)
 
-    monkeypatch.setattr(routes_stream.inbox_store, "inbox_rows", flaky)
+    monkeypatch.setattr(inbox_store, "inbox_rows", flaky)
     # New bulletins come from memory on one node; make the stream read the database.
     harness.server.exchange.hub.wake_all()
     later = [await kz.post(threat("KZ", groups=[], to=["UZ"], tlp="red")) for _ in range(3)]

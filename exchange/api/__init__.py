@@ -1,0 +1,4 @@
+"""The HTTP layer: parses requests, calls the service layer, formats answers (never the
+store)."""
+
+__all__: list[str] = []
