@@ -57,28 +57,54 @@ _DECODER = json.JSONDecoder(
 )
 
 
+def _text_ok(s: str) -> bool:
+    if s.isascii():
+        return True
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _scalar_problem(v: Any) -> str | None:
+    if isinstance(v, str):
+        return None if _text_ok(v) else "holds a lone surrogate"
+    if isinstance(v, int) and not isinstance(v, bool) and not INT_MIN <= v <= INT_MAX:
+        return "holds an integer out of range"
+    return None
+
+
 def _walk(obj: Any, max_depth: int) -> tuple[str | None, int]:
-    """(why ``obj`` is not a safe document or None, how many object members it holds)."""
+    """(why ``obj`` is not a safe document or None, how many object members it holds).
+    The root is at depth 1, a container's members one deeper; only containers go on
+    the stack, scalars are checked where they are met."""
+    deeper = f"nested deeper than {max_depth} levels"
+    if not isinstance(obj, dict | list):
+        return (deeper if max_depth < 1 else _scalar_problem(obj)), 0
     members = 0
     stack: list[tuple[Any, int]] = [(obj, 1)]
     while stack:
         o, d = stack.pop()
         if d > max_depth:
-            return f"nested deeper than {max_depth} levels", members
+            return deeper, members
         if isinstance(o, dict):
             members += len(o)
-            stack.extend((k, d) for k in o)
-            stack.extend((v, d + 1) for v in o.values())
-        elif isinstance(o, list):
-            stack.extend((v, d + 1) for v in o)
-        elif isinstance(o, str):
-            if not o.isascii():
-                try:
-                    o.encode("utf-8")
-                except UnicodeEncodeError:
+            for k in o:
+                if not _text_ok(k):
                     return "holds a lone surrogate", members
-        elif isinstance(o, int) and not isinstance(o, bool) and not INT_MIN <= o <= INT_MAX:
-            return "holds an integer out of range", members
+            values: Any = o.values()
+        else:
+            values = o
+        if o and d >= max_depth:  # its members would be deeper than the bound
+            return deeper, members
+        for v in values:
+            if isinstance(v, dict | list):
+                stack.append((v, d + 1))
+            else:
+                why = _scalar_problem(v)
+                if why is not None:
+                    return why, members
     return None, members
 
 
@@ -101,9 +127,13 @@ def _fast(raw: bytes) -> tuple[Any, int] | None:
     except orjson.JSONDecodeError:
         return None
     outside = raw.split(b'"')[::2]  # no escapes: the even pieces are outside strings
-    if _LONG_NUMBER.search(b"".join(outside)):
+    # \x01 (never outside a string of valid JSON) marks where each piece starts
+    joined = b"\x01".join(outside)
+    if _LONG_NUMBER.search(joined):
         return None
-    return obj, sum(1 for piece in outside[1:] if piece.lstrip(_WS)[:1] == b":")
+    if b" " in joined or b"\n" in joined or b"\t" in joined or b"\r" in joined:
+        return obj, sum(1 for piece in outside[1:] if piece.lstrip(_WS)[:1] == b":")
+    return obj, joined.count(b"\x01:")
 
 
 def _strict(text: str) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exchange.crypto import _json
@@ -59,14 +59,16 @@ _doc = st.recursive(
 )
 
 
-@given(st.dictionaries(st.text(max_size=4), _doc, max_size=5), st.booleans())
-def test_same_as_strict(doc: dict[str, object], duplicate: bool) -> None:
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.text(max_size=4), _doc, max_size=5), st.booleans(), st.booleans())
+def test_same_as_strict(doc: dict[str, object], duplicate: bool, compact: bool) -> None:
     import json
 
-    text = json.dumps(doc, ensure_ascii=False)
+    seps = (",", ":") if compact else (", ", ": ")
+    text = json.dumps(doc, ensure_ascii=False, separators=seps)
     if duplicate and doc:
         key = json.dumps(next(iter(doc)), ensure_ascii=False)
-        text = text[:-1] + f", {key}: 1}}"
+        text = text[:-1] + f"{seps[0]}{key}{seps[1]}1}}"
     try:
         want: object = _json._strict(text)
         why = _json.check_tree(want)
