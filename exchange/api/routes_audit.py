@@ -6,6 +6,7 @@ from aiohttp import web
 
 from exchange.api.keys import EXCHANGE, authenticate
 from exchange.api.parse import query_int
+from exchange.errors import InputError
 from exchange.service import audit_log
 
 __all__ = ["routes"]
@@ -43,3 +44,13 @@ async def consistency(request: web.Request) -> web.Response:
     first = query_int(request, "first", None, lo=1)
     second = query_int(request, "second", None, lo=1)
     return web.json_response(await audit_log.consistency(request.app[EXCHANGE], first, second))
+
+
+@routes.get("/v1/audit/entries/{index}/opening")
+async def opening(request: web.Request) -> web.Response:
+    """A committed leaf's full entry and salt, for the entitled only (issue 17)."""
+    caller, _ = await authenticate(request)
+    raw = request.match_info["index"]
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise InputError("index must be a non-negative integer")
+    return web.json_response(await audit_log.opening(request.app[EXCHANGE], caller, int(raw)))

@@ -259,6 +259,7 @@ def _admit_txn(
                 "accepted_at": now,
             },
             now,
+            readers=[meta["iss"], *recipients],  # issue 17: a committed leaf
         )
         receipt = _receipt(
             ex,

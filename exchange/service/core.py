@@ -157,7 +157,7 @@ class Exchange:
         self.hub.directory_change_started()  # open streams re-check their client
         try:
             async with self.db.write() as conn:
-                await audit_store.lock_log(conn)
+                await conn.run_sync(audit_store.lock_log)
                 yield conn
         finally:
             self.clients.invalidate()
@@ -174,7 +174,7 @@ class Exchange:
         # The subject never overrides what makes this entry a directory change.
         entry = {**subject, "kind": "directory", "op": op, "version": version}
         entry.update(digest=digest, at=now)
-        idx = await audit_store.append(conn, entry, now)
+        idx = await conn.run_sync(lambda c: audit_store.append(c, entry, now))
         await dir_store.record_digest(conn, digest, idx)
         return version
 

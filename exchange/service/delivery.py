@@ -92,7 +92,7 @@ async def ack(ex: Exchange, caller: Caller, bid: str, body: bytes) -> tuple[bool
     async with ex.db.write() as conn:
         # Under the log lock, so that of two concurrent acks of one status the second
         # sees the first: one record, one log entry (PROTOCOL §7 idempotent, §8).
-        await audit_store.lock_log(conn)
+        await conn.run_sync(audit_store.lock_log)
         existing = await bstore.ack_row(conn, bid, caller.party, status)
         if existing is None:
             # acks only move forward: a lower status after a higher one changes nothing
@@ -110,7 +110,8 @@ async def ack(ex: Exchange, caller: Caller, bid: str, body: bytes) -> tuple[bool
                 "jws_sha256": b64u_encode(hashlib.sha256(body).digest()),
                 "received_at": now,
             }
-            idx = await audit_store.append(conn, leaf, now)
+            readers = (caller.party, b.iss)  # the acking party and the sender (issue 17)
+            idx = await conn.run_sync(lambda c: audit_store.append(c, leaf, now, readers))
             row = bstore.AckRow(bid, caller.party, status, caller.client_id, iat, now, text, idx)
             if not await bstore.insert_ack(conn, row):
                 raise StorageError("the ack could not be stored; retry")
