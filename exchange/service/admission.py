@@ -232,7 +232,7 @@ def _admit_txn(
         meta = r.meta
         try:
             prior = known.get(meta["bid"])
-            if prior is not None:
+            if prior is not None and prior.iss == meta["iss"]:
                 # PROTOCOL §5: a re-post is answered with its receipt (or 409), even if
                 # it would not route today.
                 out.append(_repost(prior, r.digest))
@@ -241,6 +241,10 @@ def _admit_txn(
             recipients = sorted(route(meta, meta["iss"], state.view))
             _check_kids(r.info, recipients, state.active_kid)
             _check_supersedes(conn, meta, known)
+            if prior is not None:
+                # Another sender's bid (issue 17): met only by a post that would be
+                # accepted under a fresh bid, with the same answer as any used bid.
+                raise Conflict(_USED)
         except ExchangeError as exc:
             out.append(exc)
             continue
@@ -295,9 +299,12 @@ def _admit_txn(
     return out
 
 
+_USED = "this bid is already used by a different envelope"
+
+
 def _repost(prior: _Known, digest: str) -> _Outcome:
     if prior.envelope_sha256 != digest:  # PROTOCOL §5: a used bid with other bytes
-        raise Conflict("this bid is already used by a different envelope")
+        raise Conflict(_USED)
     return _Outcome(False, prior.receipt)
 
 
