@@ -33,9 +33,9 @@ async def test_opening_on_the_wire(harness: Harness) -> None:
 
     status, data = await get("UZ", i)
     assert status == 200 and isinstance(data, dict) and set(data) == {"index", "leaf", "opening"}
-    status, bad = await get("UZ", "-1")
+    status, _ = await get("UZ", "-1")
     assert status == 400
-    status, bad = await get("UZ", "1" * 40)
+    status, _ = await get("UZ", "1" * 40)
     assert status == 400
     answers = [await get("KG", x) for x in (i, 0, 10**15)]
     assert all(s == 404 for s, _ in answers)
