@@ -18,7 +18,7 @@ from exchange.audit.digest import directory_digest
 from exchange.audit.privacy import is_committed, open_leaf
 from exchange.crypto import jws
 from exchange.crypto._b64 import b64u_decode, b64u_encode
-from exchange.errors import ExchangeError, LogInconsistent
+from exchange.errors import ExchangeError, LogInconsistent, NotFound
 
 if TYPE_CHECKING:
     from exchange.client.api import ExchangeClient, Receipt
@@ -115,8 +115,12 @@ class LogMonitor:
     async def opening(self, index: int, leaf: bytes) -> dict[str, Any]:
         """The full entry of the committed ``leaf`` at ``index``, from its opening checked
         against the leaf (issue 17): a server that serves another entry, or edits the
-        opening, is caught. Only the entitled get an opening; others a 404."""
-        _, data = await self.client.request("GET", f"/v1/audit/entries/{index}/opening")
+        opening, is caught. Only the entitled get an opening: a 404 means the entry cannot
+        be proven to this client (for its own receipt or ack, a server fault)."""
+        try:
+            _, data = await self.client.request("GET", f"/v1/audit/entries/{index}/opening")
+        except NotFound as exc:
+            raise LogInconsistent(f"the server opens entry {index} not for this client") from exc
         raw = data.get("opening") if isinstance(data, dict) else None
         if not isinstance(raw, str):
             raise LogInconsistent(f"the server serves no opening of entry {index}")

@@ -79,7 +79,7 @@ async def test_a_non_party_learns_no_routing_from_the_log(harness: Harness) -> N
     # ... yet the non-party still verifies the whole log and every proof.
     report = await verify_log(LogMonitor(kg))
     assert report.ok and report.entries == after
-    with pytest.raises(NotFound):
+    with pytest.raises(LogInconsistent, match="not for this client"):
         await LogMonitor(kg).check_included(receipt.log_index)
 
 
@@ -96,7 +96,7 @@ async def test_the_entitled_open_and_verify(harness: Harness) -> None:
         logged = await mon.check_included(ack["log_index"])
         assert logged["kind"] == "ack" and logged["party"] == "UZ"
     for index in (receipt.log_index, ack["log_index"]):  # AZ was not named
-        with pytest.raises(NotFound):
+        with pytest.raises(LogInconsistent, match="not for this client"):
             await LogMonitor(az).check_included(index)
     # The recipient can still prove what it was routed (docs/protocol.md N8.5).
     assert await LogMonitor(uz).opened_entry(receipt.log_index) == await LogMonitor(
