@@ -28,6 +28,14 @@ ROUTES: tuple[tuple[str, str, str, str | None, str | None], ...] = (
     ("get", "/v1/bulletins/{bid}/status", "The sender's delivery ledger", "any", None),
     ("get", "/v1/audit/sth", "Signed tree head", "any", None),
     ("get", "/v1/audit/entries", "Log entries [start, end)", "any", None),
+    (
+        "get",
+        "/v1/audit/entries/{index}/opening",
+        "A committed leaf's full entry and salt: the sender's party, the recipients and"
+        " the operator only; 404 alike for a missing, public or not-entitled entry (1.1)",
+        "any",
+        None,
+    ),
     ("get", "/v1/audit/proof", "Inclusion proof", "any", None),
     ("get", "/v1/audit/consistency", "Consistency proof", "any", None),
     ("get", "/v1/groups/{gid}/subscriptions", "A group's subscriptions", "any", None),

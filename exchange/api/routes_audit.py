@@ -7,6 +7,7 @@ from aiohttp import web
 from exchange.api.app_keys import AUDIT_LOG
 from exchange.api.keys import authenticate
 from exchange.api.parse import query_int
+from exchange.errors import InputError
 
 __all__ = ["routes"]
 
@@ -41,3 +42,13 @@ async def consistency(request: web.Request) -> web.Response:
     first = query_int(request, "first", None, lo=1)
     second = query_int(request, "second", None, lo=1)
     return web.json_response(await request.app[AUDIT_LOG].consistency(first, second))
+
+
+@routes.get("/v1/audit/entries/{index}/opening")
+async def opening(request: web.Request) -> web.Response:
+    """A committed leaf's full entry and salt, for the entitled only (issue 17)."""
+    caller, _ = await authenticate(request)
+    raw = request.match_info["index"]
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise InputError("index must be a non-negative integer")
+    return web.json_response(await request.app[AUDIT_LOG].opening(caller, int(raw)))

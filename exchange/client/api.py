@@ -188,10 +188,7 @@ class ExchangeClient(Transport):
         if self.log is not None:
             entry = await self.log.check_included(index)
         else:
-            try:
-                entry = json.loads(await LogMonitor(self).entry(index))
-            except ValueError as exc:
-                raise LogInconsistent(f"entry {index} is not JSON") from exc
+            entry = await LogMonitor(self).opened_entry(index)  # opened: issue 17
         digest = b64u_encode(info.sha256)
         if (
             not isinstance(entry, dict)
@@ -243,6 +240,8 @@ class ExchangeClient(Transport):
             body=token.encode(),
             content_type="application/jose",
         )
+        if self.log is not None:  # the ack's own log entry opens to it (issue 17)
+            await self.log.check_ack(dict(data))
         return dict(data)
 
     async def status(self, bid: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ the directory a client seals with, are included in the log under that head."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from exchange.audit import merkle
 from exchange.audit.digest import directory_digest
-from exchange.crypto import b64u_decode, jws
-from exchange.errors import ExchangeError, LogInconsistent
+from exchange.audit.privacy import is_committed, open_leaf
+from exchange.crypto import b64u_decode, b64u_encode, jws
+from exchange.errors import ExchangeError, LogInconsistent, NotFound
 
 if TYPE_CHECKING:
     from exchange.client.directory import Directory
@@ -110,8 +112,38 @@ class LogMonitor:
             raise LogInconsistent(f"the log has no entry {index}")
         return b64u_decode(entries[0]["leaf"])
 
+    async def opening(self, index: int, leaf: bytes) -> dict[str, Any]:
+        """The full entry of the committed ``leaf`` at ``index``, from its opening checked
+        against the leaf (issue 17): a server that serves another entry, or edits the
+        opening, is caught. Only the entitled get an opening: a 404 means the entry cannot
+        be proven to this client (for its own receipt or ack, a server fault)."""
+        try:
+            _, data = await self.client.request("GET", f"/v1/audit/entries/{index}/opening")
+        except NotFound as exc:
+            raise LogInconsistent(f"the server opens entry {index} not for this client") from exc
+        raw = data.get("opening") if isinstance(data, dict) else None
+        if not isinstance(raw, str):
+            raise LogInconsistent(f"the server serves no opening of entry {index}")
+        try:
+            opening = b64u_decode(raw)
+        except ExchangeError as exc:
+            raise LogInconsistent(f"the opening of entry {index} is malformed") from exc
+        return open_leaf(leaf, opening)
+
+    async def read_entry(self, leaf: bytes, index: int) -> dict[str, Any]:
+        """The entry a leaf records: itself, or for a committed leaf its opening."""
+        entry = _entry_of(leaf)
+        if not entry:
+            raise LogInconsistent(f"entry {index} is not a JSON object")
+        return await self.opening(index, leaf) if is_committed(entry) else entry
+
+    async def opened_entry(self, index: int) -> dict[str, Any]:
+        """The entry at ``index`` (opened when committed), without an inclusion proof."""
+        return await self.read_entry(await self.entry(index), index)
+
     async def check_included(self, index: int) -> dict[str, Any]:
-        """The entry at ``index``, proven included under the current head."""
+        """The entry at ``index``, proven included under the current head; a committed
+        leaf is opened (the caller must be entitled to it)."""
         head = self.head or await self.update()
         if index >= head.size:
             head = await self.update()
@@ -125,13 +157,7 @@ class LogMonitor:
             merkle.leaf_hash(leaf), index, head.size, proof_hashes(proof.get("path", [])), head.root
         ):
             raise LogInconsistent(f"entry {index} is not included under the signed tree head")
-        try:
-            entry = json.loads(leaf)
-        except ValueError as exc:
-            raise LogInconsistent(f"entry {index} is not JSON") from exc
-        if not isinstance(entry, dict):
-            raise LogInconsistent(f"entry {index} is not an object")
-        return entry
+        return await self.read_entry(leaf, index)
 
     async def check_receipt(self, receipt: Receipt) -> None:
         """The receipt's bulletin is in the log as the receipt says."""
@@ -146,6 +172,23 @@ class LogMonitor:
         }
         if any(e.get(k) != v for k, v in want.items()):
             raise LogInconsistent("the logged entry does not match the receipt")
+
+    async def check_ack(self, ack: dict[str, Any]) -> None:
+        """The ack the server answered with is in the log as it says (its opening
+        matches the leaf and names this ack's bid, party, status and JWS)."""
+        index, token = ack.get("log_index"), ack.get("jws")
+        if type(index) is not int or not isinstance(token, str):
+            raise LogInconsistent("the ack names no log entry")
+        e = await self.check_included(index)
+        want = {
+            "kind": "ack",
+            "bid": ack.get("bid"),
+            "party": ack.get("party"),
+            "status": ack.get("status"),
+            "jws_sha256": b64u_encode(hashlib.sha256(token.encode()).digest()),
+        }
+        if any(e.get(k) != v for k, v in want.items()):
+            raise LogInconsistent("the logged entry does not match the ack")
 
     async def check_directory(self, d: Directory) -> None:
         """The directory document is the one logged for its version (issue 5: a key

@@ -239,7 +239,7 @@ def _admit_txn(
 ) -> list[_Outcome | BaseException]:
     """One write transaction for a batch: route, check the kids, store each bulletin with
     its deliveries and its log entry. Runs in the writer (a thread on SQLite)."""
-    audit_store.lock_log_txn(conn)  # seq order == commit order (ADR 0005)
+    audit_store.lock_log(conn)  # seq order == commit order (ADR 0005)
     state = adm.views.get_txn(conn)
     known = {
         bid: _Known(b.iss, b.envelope_sha256, b.receipt)
@@ -254,7 +254,7 @@ def _admit_txn(
         meta = r.meta
         try:
             prior = known.get(meta["bid"])
-            if prior is not None:
+            if prior is not None and prior.iss == meta["iss"]:
                 # PROTOCOL §5: a re-post is answered with its receipt (or 409), even if
                 # it would not route today.
                 out.append(_repost(prior, r.digest))
@@ -263,6 +263,10 @@ def _admit_txn(
             recipients = sorted(route(meta, meta["iss"], state.view))
             _check_kids(r.info, recipients, state.active_kid)
             _check_supersedes(conn, meta, known)
+            if prior is not None:
+                # Another sender's bid (issue 17): met only by a post that would be
+                # accepted under a fresh bid, with the same answer as any used bid.
+                raise Conflict(_USED)
         except ExchangeError as exc:
             out.append(exc)
             continue
@@ -281,6 +285,7 @@ def _admit_txn(
                 "accepted_at": now,
             },
             now,
+            readers=[meta["iss"], *recipients],  # issue 17: a committed leaf
         )
         receipt = _receipt(
             adm,
@@ -316,9 +321,12 @@ def _admit_txn(
     return out
 
 
+_USED = "this bid is already used by a different envelope"
+
+
 def _repost(prior: _Known, digest: str) -> _Outcome:
     if prior.envelope_sha256 != digest:  # PROTOCOL §5: a used bid with other bytes
-        raise Conflict("this bid is already used by a different envelope")
+        raise Conflict(_USED)
     return _Outcome(False, prior.receipt)
 
 

@@ -87,7 +87,7 @@ async def ack(ex: Exchange, caller: Caller, bid: str, body: bytes) -> tuple[bool
     def record(conn: Connection) -> tuple[bool, ack_store.AckRow, int]:
         # Under the log lock, so that of two concurrent acks of one status the second
         # sees the first: one record, one log entry (PROTOCOL §7 idempotent, §8).
-        audit_store.lock_log_txn(conn)
+        audit_store.lock_log(conn)
         existing = ack_store.ack_row(conn, bid, caller.party, status)
         if existing is None:
             # acks only move forward: a lower status after a higher one changes nothing
@@ -106,7 +106,8 @@ async def ack(ex: Exchange, caller: Caller, bid: str, body: bytes) -> tuple[bool
             "jws_sha256": b64u_encode(hashlib.sha256(body).digest()),
             "received_at": now,
         }
-        idx = audit_store.append_txn(conn, leaf, now)
+        readers = (caller.party, b.iss)  # the acking party and the sender (issue 17)
+        idx = audit_store.append(conn, leaf, now, readers)
         row = ack_store.AckRow(bid, caller.party, status, caller.client_id, iat, now, text, idx)
         if not ack_store.insert_ack(conn, row):
             raise StorageError("the ack could not be stored; retry")

@@ -60,7 +60,7 @@ class Directory:
         active encryption key or the same missing membership (PROTOCOL §1, §7)."""
 
         def txn(conn: Connection) -> T:
-            audit_store.lock_log_txn(conn)
+            audit_store.lock_log(conn)
             return change(conn)
 
         self.clients.invalidate()
@@ -80,7 +80,7 @@ class Directory:
         # The subject never overrides what makes this entry a directory change.
         entry = {**subject, "kind": "directory", "op": op, "version": version}
         entry.update(digest=digest, at=now)
-        idx = audit_store.append_txn(conn, entry, now)
+        idx = audit_store.append(conn, entry, now)
         dir_store.record_digest(conn, digest, idx)
         return version
 

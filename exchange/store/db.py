@@ -171,11 +171,6 @@ class Database:
                 async with self._connect(self._engine) as conn, conn.begin():
                     yield conn
 
-    #: Transitional (issue 19): service/audit_log.py still reads through
-    #: store/audit.py's async functions, which the security part of issue 19 converts;
-    #: remove this alias when that merges. Nothing else may use it.
-    read = _read
-
     def _sync_txn(self, fn: Callable[[Connection], T], mode: str) -> T:
         assert self._sync is not None
         with self._sync.connect() as conn:

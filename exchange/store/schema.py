@@ -26,6 +26,7 @@ __all__ = [
     "alert_outbox",
     "alert_state",
     "audit_leaves",
+    "audit_openings",
     "audit_state",
     "bulletins",
     "clients",
@@ -206,6 +207,16 @@ audit_leaves = Table(
     Column("leaf", LargeBinary, nullable=False),
     Column("leaf_hash", LargeBinary, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+)
+
+# Issue 17 (leaf privacy): the opening of a committed leaf (the full entry and its salt)
+# and the parties entitled to read it (JSON list); the operator may read every one.
+audit_openings = Table(
+    "audit_openings",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("opening", LargeBinary, nullable=False),
+    Column("readers", Text, nullable=False),
 )
 
 # A single row: the tree size and its compact range (frontier), updated in the same

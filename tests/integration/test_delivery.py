@@ -22,6 +22,7 @@ from integration._flows import (
 )
 from support import CAC, Harness
 
+from exchange.client.audit import LogMonitor
 from exchange.crypto import b64u_decode, b64u_encode, jws
 from exchange.crypto.keys import EncryptionPrivateKey
 from exchange.errors import Forbidden, InputError, NotFound
@@ -352,10 +353,7 @@ async def test_receipt_and_repost(harness: Harness) -> None:
     item = (await m["UZ"].client.inbox())[0][0]
     assert item["seq"] == p["seq"] and item["bid"] == p["bid"] and item["envelope"] == envelope
     # the log entry it names is this bulletin's
-    _, data = await kz.request(
-        "GET", "/v1/audit/entries", params={"start": p["log_index"], "end": p["log_index"] + 1}
-    )
-    leaf = json.loads(b64u_decode(data["entries"][0]["leaf"]))
+    leaf = await LogMonitor(kz).opened_entry(p["log_index"])  # committed (issue 17)
     assert leaf["kind"] == "bulletin" and leaf["bid"] == p["bid"]
     assert leaf["envelope_sha256"] == p["envelope_sha256"] and leaf["seq"] == p["seq"]
     # a receipt does not verify as any other kind of JWS

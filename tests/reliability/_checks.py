@@ -13,6 +13,8 @@ import aiohttp
 from reliability._world import World
 from sqlalchemy import Connection, text
 
+from exchange.audit.canonical import canonical_json
+from exchange.audit.privacy import open_leaf
 from exchange.client.audit import LogMonitor, TreeHead
 from exchange.client.logcheck import verify_log
 from exchange.crypto import b64u_decode
@@ -40,21 +42,25 @@ async def check_database(db_url: str) -> dict[str, int]:
     db = Database(db_url)
     try:
 
-        def read(conn: Connection) -> tuple[Any, Any, Any, Any]:
+        def read(conn: Connection) -> tuple[Any, Any, Any, Any, Any]:
             return (
                 conn.execute(text("SELECT seq, bid, recipients, log_index FROM bulletins")).all(),
                 conn.execute(text("SELECT party, seq, bid FROM deliveries")).all(),
                 conn.execute(text("SELECT idx, leaf FROM audit_leaves")).all(),
+                # issue 17: a committed leaf is read through its opening
+                conn.execute(text("SELECT idx, opening FROM audit_openings")).all(),
                 conn.execute(text("SELECT size FROM audit_state WHERE id = 1")).scalar(),
             )
 
-        bulletins, deliveries, leaves, size = await db.run_read(read)
+        bulletins, deliveries, leaves, openings, size = await db.run_read(read)
     finally:
         await db.close()
     by_seq: dict[int, set[str]] = defaultdict(set)
     for party, seq, _bid in deliveries:
         by_seq[int(seq)].add(party)
     leaf_at = {int(i): json.loads(bytes(leaf)) for i, leaf in leaves}
+    for i, opening in openings:
+        leaf_at[int(i)] = open_leaf(canonical_json(leaf_at[int(i)]), bytes(opening))
     assert sorted(leaf_at) == list(range(len(leaf_at))), "audit leaves are not 0..n-1"
     assert size == len(leaf_at), f"audit_state.size {size} but {len(leaf_at)} leaves"
     seqs = {int(r.seq) for r in bulletins}
@@ -94,8 +100,8 @@ async def check_consistent(
             params={"start": len(entries), "end": report.head.size},
         )
         entries.extend(more["entries"])
-    leaves: dict[int, dict[str, Any]] = {
-        e["index"]: json.loads(b64u_decode(e["leaf"])) for e in entries
+    leaves: dict[int, dict[str, Any]] = {  # the operator opens committed leaves
+        e["index"]: await mon.read_entry(b64u_decode(e["leaf"]), e["index"]) for e in entries
     }
     for r in receipted.values():
         leaf = leaves.get(r.log_index)

@@ -168,7 +168,7 @@ async def test_commit_order_equals_seq_order(tmp_path: Path, db_url: str) -> Non
         }
 
     def insert(conn: Connection, n: int) -> int:
-        audit_store.lock_log_txn(conn)
+        audit_store.lock_log(conn)
         seq = bstore.max_seq(conn) + 1
         row = bstore.NewBulletin(
             seq=seq,
