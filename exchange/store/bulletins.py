@@ -12,6 +12,7 @@ from sqlalchemy import Connection, and_, bindparam, exists, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from exchange.store import report_days
 from exchange.store import schema as s
 
 __all__ = [
@@ -389,6 +390,7 @@ def mark_delivered_txn(
         conn.execute(_MARK_DELIVERED, rows)
     if ranges:
         conn.execute(_MARK_RANGE, [{"p": p, "lo": lo, "hi": hi, "at": now} for p, lo, hi in ranges])
+    report_days.mark_delivered_days_txn(conn, [q for seqs in marks.values() for q in seqs], ranges)
 
 
 async def delivery_of(conn: AsyncConnection, bid: str, party: str) -> Any:
