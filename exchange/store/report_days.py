@@ -34,8 +34,9 @@ __all__ = [
     "mark_delivered_days_txn",
     "percentile_ranks",
     "refresh_txn",
-    "summary_cells",
-    "summary_txn",
+    "settled_txn",
+    "summary_cells_txn",
+    "summary_hists_txn",
 ]
 
 DAY_MS = 86_400_000
@@ -116,7 +117,7 @@ def _build(conn: Connection, first: int, last: int) -> None:
             f"""SELECT b.accepted_at / {DAY_MS} AS day, b.iss, d.party, d.priority, b.groups,
                    b.accepted_at AS acc, d.deadline, d.delivered_at, d.acked_at, d.read_at,
                    d.actioned_at
-            FROM bulletins b JOIN deliveries d ON d.seq = b.seq
+            FROM bulletins b JOIN deliveries d ON d.bid = b.bid
             WHERE b.accepted_at >= :lo AND b.accepted_at < :hi"""
         ),
         {"lo": first * DAY_MS, "hi": (last + 1) * DAY_MS},
@@ -195,94 +196,83 @@ def refresh_txn(conn: Connection, today: int, max_days: int | None = None) -> in
     return left
 
 
-def summary_txn(
-    conn: Connection, where: str, params: dict[str, Any], first: int, end: int, now: int
-) -> tuple[list[Any], set[int]]:
-    """The summary rows in scope of the built, settled days in [first, end), and the days
-    of that range a report must compute from the delivery rows instead."""
+def settled_txn(conn: Connection, first: int, end: int, now: int) -> tuple[int, set[int]]:
+    """Of the days [first, end): the end of the built ones, and the built days a report
+    must still read from delivery rows (marked for rebuilding, or an open deadline in
+    them is still to come)."""
     built = conn.execute(select(s.report_state.c.built_until).where(s.report_state.c.id == 1))
-    until = min(end, built.scalar() or first)
-    raw = set(range(max(first, until), end))
-    if until <= first:
-        return [], raw
+    until = max(first, min(end, built.scalar() or first))
+    if until == first:
+        return until, set()
+    span = {"a": first, "b": until}
     dirty = conn.execute(
-        text("SELECT DISTINCT day FROM report_dirty WHERE day >= :a AND day < :b"),
-        {"a": first, "b": until},
+        text("SELECT DISTINCT day FROM report_dirty WHERE day >= :a AND day < :b"), span
     ).scalars()
-    raw |= {int(d) for d in dirty}
-    raw |= {
-        int(d)
-        for d in conn.execute(
-            text(
-                "SELECT DISTINCT day FROM report_days WHERE day >= :a AND day < :b"
-                " AND open_max >= :now"
-            ),
-            {"a": first, "b": until, "now": now},
-        ).scalars()
-    }
+    # along the open_max index: the few recent days (DISTINCT would walk the key instead)
+    open_days = conn.execute(
+        text("SELECT day FROM report_days WHERE open_max >= :now"), {"now": now}
+    ).scalars()
+    raw = {int(d) for d in dirty} | {int(d) for d in open_days if first <= int(d) < until}
+    return until, raw
+
+
+def _days_sql(first: int, until: int, raw: set[int]) -> str:
+    out = f"r.day >= {int(first)} AND r.day < {int(until)}"
+    if raw:
+        out += f" AND r.day NOT IN ({', '.join(str(int(d)) for d in sorted(raw))})"
+    return out
+
+
+def summary_cells_txn(
+    conn: Connection,
+    days: tuple[int, int, set[int]],
+    where: str,
+    params: dict[str, Any],
+    period_sql: str,
+) -> list[dict[str, Any]]:
+    """The cells of store/reports.py (per period, party, priority) of the summarized days
+    (``first``, ``until``, days left out) in scope, in one ``GROUP BY``."""
     rows = conn.execute(
         text(
-            f"""SELECT day, party, priority, deliveries, delivered, acked, n_read, n_act,
-                   within, acked_dl, open_dl, hist
-            FROM report_days r WHERE day >= :a AND day < :b{where}"""
+            f"""SELECT {period_sql} AS period, r.party AS party, r.priority AS priority,
+                   SUM(r.deliveries) AS deliveries, SUM(r.delivered) AS delivered,
+                   SUM(r.acked) AS acknowledged, SUM(r.delivered) AS n_d_del,
+                   SUM(r.acked) AS n_d_ack, SUM(r.n_read) AS n_d_read,
+                   SUM(r.n_act) AS n_d_act, SUM(r.acked_dl + r.open_dl) AS due,
+                   SUM(r.within) AS within, SUM(r.open_dl) AS overdue
+            FROM report_days r WHERE {_days_sql(*days)}{where}
+            GROUP BY 1, 2, 3"""
         ),
-        {"a": first, "b": until, **params},
+        params,
     ).all()
-    return [r for r in rows if int(r.day) not in raw], raw
+    return [
+        {k: (int(v) if k not in ("party", "priority") else v) for k, v in r._mapping.items()}
+        for r in rows
+    ]
 
 
-def summary_cells(
-    rows: Sequence[Any], bounds: Sequence[int]
-) -> tuple[list[dict[str, Any]], dict[tuple[str, str], np.ndarray[Any, Any]]]:
-    """Summary rows as the cells of store/reports.py (per period, party, priority) and
-    one histogram per (party, priority) of all four steps (``4 * 1024`` counts)."""
-    starts = np.asarray(bounds, dtype=np.int64)
-    cells: dict[tuple[int, str, str], dict[str, Any]] = {}
+def summary_hists_txn(
+    conn: Connection, days: tuple[int, int, set[int]], where: str, params: dict[str, Any]
+) -> dict[tuple[str, str], np.ndarray[Any, Any]]:
+    """One histogram per (party, priority) of the four steps (``4 * 1024`` counts) of the
+    summarized days in scope."""
     blobs: dict[tuple[str, str], list[bytes]] = {}
-    for r in rows:
-        period = int(np.searchsorted(starts, int(r.day) * DAY_MS, side="right")) - 1
-        key = (max(period, 0), r.party, r.priority)
-        c = cells.get(key)
-        if c is None:
-            c = cells[key] = {"period": key[0], "party": r.party, "priority": r.priority}
-            c.update(dict.fromkeys(_CELL_NAMES, 0))
-        acked, open_dl = int(r.acked), int(r.open_dl)
-        for name, v in (
-            ("deliveries", r.deliveries),
-            ("delivered", r.delivered),
-            ("acknowledged", acked),
-            ("n_d_del", r.delivered),
-            ("n_d_ack", acked),
-            ("n_d_read", r.n_read),
-            ("n_d_act", r.n_act),
-            ("due", int(r.acked_dl) + open_dl),
-            ("within", r.within),
-            ("overdue", open_dl),
-        ):
-            c[name] += int(v)
-        if r.hist:
-            blobs.setdefault((r.party, r.priority), []).append(bytes(r.hist))
+    rows = conn.execute(
+        text(
+            f"SELECT r.party, r.priority, r.hist FROM report_days r WHERE {_days_sql(*days)}{where}"
+        ),
+        params,
+    ).all()  # all at once: a row at a time costs more than the rows' contents
+    for party, priority, hist in rows:
+        if hist:
+            blobs.setdefault((party, priority), []).append(hist)
     hists = {}
     for k, parts in blobs.items():
         pairs = np.frombuffer(b"".join(parts), dtype="<u4").reshape(-1, 2)
         hists[k] = np.bincount(
             pairs[:, 0].astype(np.int64), weights=pairs[:, 1], minlength=4 * _NBINS
         )
-    return list(cells.values()), hists
-
-
-_CELL_NAMES = (
-    "deliveries",
-    "delivered",
-    "acknowledged",
-    "n_d_del",
-    "n_d_ack",
-    "n_d_read",
-    "n_d_act",
-    "due",
-    "within",
-    "overdue",
-)
+    return hists
 
 
 def add_values(

@@ -73,10 +73,10 @@ def _scope_sql(scope: Scope, b: str = "b", d: str = "d") -> tuple[str, dict[str,
     return "", {}
 
 
-def _period_sql(bounds: Sequence[int]) -> str:
-    """The index of the trend period holding ``b.accepted_at`` (bounds are ascending
-    period starts in ms; literal integers, never user text)."""
-    whens = " ".join(f"WHEN b.accepted_at < {int(hi)} THEN {i}" for i, hi in enumerate(bounds[1:]))
+def _period_sql(bounds: Sequence[int], at: str = "b.accepted_at") -> str:
+    """The index of the trend period holding ``at`` (bounds are ascending period starts
+    in ms; literal integers, never user text)."""
+    whens = " ".join(f"WHEN {at} < {int(hi)} THEN {i}" for i, hi in enumerate(bounds[1:]))
     return f"CASE {whens} ELSE {len(bounds) - 1} END" if whens else "0"
 
 
@@ -90,9 +90,6 @@ def _create_temp(
     """One row per delivery in scope accepted in one of ``ranges``: its keys and its times
     relative to acceptance, with an index per step so that each rank is an index walk."""
     where, params = _scope_sql(scope)
-    spans = " OR ".join(
-        f"(b.accepted_at >= {int(a)} AND b.accepted_at < {int(z)})" for a, z in ranges
-    )
     pg = conn.dialect.name == "postgresql"
     if pg:
         # sorts for the percentiles in memory, for this transaction only
@@ -104,22 +101,27 @@ def _create_temp(
         # temporary tables, of which a reader has none but this one)
         conn.execute(text("PRAGMA temp_store = MEMORY"))
         conn.execute(text(f"DROP TABLE IF EXISTS temp.{_TEMP}"))
-    conn.execute(
-        text(
-            f"""{create}
-            SELECT d.party AS party, d.priority AS priority,
-                   b.accepted_at AS acc, d.deadline AS deadline,
-                   {_period_sql(bounds)} AS period,
-                   d.delivered_at - b.accepted_at AS d_del,
-                   d.acked_at - b.accepted_at AS d_ack,
-                   d.read_at - b.accepted_at AS d_read,
-                   d.actioned_at - b.accepted_at AS d_act
-            FROM bulletins b
-            JOIN deliveries d ON d.seq = b.seq
-            WHERE ({spans or "1 = 0"}){where}"""
-        ),
-        params,
-    )
+    # one statement per range, each along the acceptance-time index (an OR of ranges
+    # would scan every bulletin), and each bulletin's deliveries by their bid index
+    # (deliveries are keyed by party first)
+    for i, (a, z) in enumerate(ranges or [(0, 0)]):
+        head = create if i == 0 else f"INSERT INTO {_TEMP}"
+        conn.execute(
+            text(
+                f"""{head}
+                SELECT d.party AS party, d.priority AS priority,
+                       b.accepted_at AS acc, d.deadline AS deadline,
+                       {_period_sql(bounds)} AS period,
+                       d.delivered_at - b.accepted_at AS d_del,
+                       d.acked_at - b.accepted_at AS d_ack,
+                       d.read_at - b.accepted_at AS d_read,
+                       d.actioned_at - b.accepted_at AS d_act
+                FROM bulletins b
+                JOIN deliveries d ON d.bid = b.bid
+                WHERE b.accepted_at >= {int(a)} AND b.accepted_at < {int(z)}{where}"""
+            ),
+            params,
+        )
     if pg:
         return  # PostgreSQL takes the ranks with its own ordered-set aggregates
     for col in STEPS.values():
@@ -328,22 +330,24 @@ def figures_txn(
     per-day summaries where they are built and settled, the rest from delivery rows
     (all of it from delivery rows, exactly, when the summaries hold few deliveries)."""
     first, end = -(-lo // DAY_MS), hi // DAY_MS
-    rows: list[Any] = []
-    raw_days: set[int] = set()
+    more: list[dict[str, Any]] = []
+    hists = None
+    ranges = [(lo, hi)]
     if end > first:
+        until, raw = report_days.settled_txn(conn, first, end, now)
+        days = (first, until, raw)
         where, params = _scope_sql(scope, "r", "r")
-        rows, raw_days = report_days.summary_txn(conn, where, params, first, end, now)
-    if sum(int(r.deliveries) for r in rows) < EXACT_BELOW:
-        rows, ranges = [], [(lo, hi)]
-    else:
-        ranges = _raw_ranges(lo, hi, first, end, raw_days)
+        if until > first:
+            period = _period_sql(bounds, "r.day * 86400000")
+            more = report_days.summary_cells_txn(conn, days, where, params, period)
+        if sum(c["deliveries"] for c in more) >= EXACT_BELOW:
+            hists = report_days.summary_hists_txn(conn, days, where, params)
+            ranges = _raw_ranges(lo, hi, first, end, raw | set(range(until, end)))
+        else:
+            more = []
     _create_temp(conn, scope, ranges, bounds)
     try:
-        cells = _cells(conn, now)
-        hists = None
-        if rows:
-            more, hists = report_days.summary_cells(rows, bounds)
-            cells.extend(more)
+        cells = _cells(conn, now) + more
         counts = _rollup(cells, ("party", "priority"))
         return {
             "posted": _posted(conn, scope, lo, hi),

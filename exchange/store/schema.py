@@ -322,6 +322,7 @@ report_days = Table(
     Column("open_max", BigInteger, nullable=True),
     Column("hist", LargeBinary, nullable=False),
 )
+Index("ix_report_days_open_max", report_days.c.open_max)
 report_dirty = Table(
     "report_dirty",
     metadata,

@@ -54,6 +54,8 @@ def upgrade() -> None:
         sa.Column("hist", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("day", "iss", "party", "priority", "groups", name="pk_report_days"),
     )
+    # a report looks for days with an open deadline still to come: a few recent ones
+    op.create_index("ix_report_days_open_max", "report_days", ["open_max"])
     op.create_table(
         "report_dirty",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -91,4 +93,5 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS avsec_report_dirty")
     op.drop_table("report_state")
     op.drop_table("report_dirty")
+    op.drop_index("ix_report_days_open_max", table_name="report_days")
     op.drop_table("report_days")
