@@ -122,46 +122,54 @@ def _build(conn: Connection, first: int, last: int) -> None:
         ),
         {"lo": first * DAY_MS, "hi": (last + 1) * DAY_MS},
     ).all()
-    cells: dict[tuple[Any, ...], list[Any]] = {}
-    times: dict[tuple[Any, ...], list[list[int]]] = {}
-    for r in rows:
-        key = (int(r.day), r.iss, r.party, r.priority, r.groups)
-        c = cells.get(key)
-        if c is None:
-            c = cells[key] = [0] * 8 + [None]
-            times[key] = [[], [], [], []]
-        acc = int(r.acc)
-        c[0] += 1
-        t = times[key]
-        for i, at in enumerate((r.delivered_at, r.acked_at, r.read_at, r.actioned_at)):
-            if at is not None:
-                c[1 + i] += 1
-                t[i].append(int(at) - acc)
-        if r.deadline is not None:
-            if r.acked_at is not None:
-                c[6] += 1
-                c[5] += int(r.acked_at) <= int(r.deadline)
-            else:
-                c[7] += 1
-                c[8] = max(c[8] or 0, int(r.deadline))
+    if not rows:
+        return
+    keys: dict[tuple[Any, ...], int] = {}
+    kid = np.fromiter(
+        (keys.setdefault(tuple(r[:5]), len(keys)) for r in rows), dtype=np.int64, count=len(rows)
+    )
+    nk = len(keys)
+    # times in ms as float64 (exact below 2^53), NaN where there is none
+    cols = [
+        np.array([np.nan if v is None else v for v in col], dtype=np.float64)
+        for col in list(zip(*(r[5:] for r in rows), strict=True))
+    ]
+    acc, deadline, steps = cols[0], cols[1], cols[2:]
+
+    def count(mask: Any) -> Any:
+        return np.bincount(kid[mask], minlength=nk)
+
+    has_dl, acked = ~np.isnan(deadline), ~np.isnan(steps[1])
+    open_mask = has_dl & ~acked
+    open_max = np.full(nk, -1.0)
+    np.maximum.at(open_max, kid[open_mask], deadline[open_mask])
+    figures = {
+        "deliveries": np.bincount(kid, minlength=nk),
+        "delivered": count(~np.isnan(steps[0])),
+        "acked": count(acked),
+        "n_read": count(~np.isnan(steps[2])),
+        "n_act": count(~np.isnan(steps[3])),
+        "within": count(has_dl & acked & (steps[1] <= deadline)),
+        "acked_dl": count(has_dl & acked),
+        "open_dl": count(open_mask),
+    }
+    coded = []
+    for i, at in enumerate(steps):
+        m = ~np.isnan(at)
+        coded.append(kid[m] * (4 * _NBINS) + bins_of(at[m] - acc[m]) + i * _NBINS)
+    uniq, n = np.unique(np.concatenate(coded), return_counts=True)
+    owner = uniq // (4 * _NBINS)
+    cuts = np.searchsorted(owner, np.arange(nk + 1))
+    pairs = np.stack([uniq % (4 * _NBINS), n], axis=1).astype("<u4")
     out = []
-    for key, c in cells.items():
-        codes = [
-            bins_of(np.asarray(vals, dtype=np.int64)) + i * _NBINS
-            for i, vals in enumerate(times[key])
-            if vals
-        ]
-        hist = b""
-        if codes:
-            u, n = np.unique(np.concatenate(codes), return_counts=True)
-            hist = np.stack([u, n], axis=1).astype("<u4").tobytes()
-        names = ("deliveries", "delivered", "acked", "n_read", "n_act", "within", "acked_dl")
-        row = dict(zip(("day", "iss", "party", "priority", "groups"), key, strict=True))
-        row.update(zip(names, c[:7], strict=True))
-        row.update(open_dl=c[7], open_max=c[8], hist=hist)
+    names = ("day", "iss", "party", "priority", "groups")
+    for key, k in keys.items():
+        row: dict[str, Any] = dict(zip(names, key, strict=True))
+        row.update({name: int(v[k]) for name, v in figures.items()})
+        row["open_max"] = int(open_max[k]) if open_max[k] >= 0 else None
+        row["hist"] = pairs[cuts[k] : cuts[k + 1]].tobytes()
         out.append(row)
-    if out:
-        conn.execute(insert(s.report_days), out)
+    conn.execute(insert(s.report_days), out)
 
 
 def refresh_txn(conn: Connection, today: int, max_days: int | None = None) -> int:
