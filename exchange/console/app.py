@@ -21,9 +21,11 @@ from exchange.console.security import SECRETS_KEY, Secrets, security_middleware
 from exchange.console.state import ConsoleState
 from exchange.console.words import WORDS
 from exchange.errors import ExchangeError
+from exchange.reports import FILTERS as REPORT_FILTERS
+from exchange.reports import FRAGMENT as REPORT_FRAGMENT
 from exchange.vocab import AFTN_PRIORITY
 
-__all__ = ["STATE_KEY", "make_app", "render"]
+__all__ = ["ADMIN_KEY", "STATE_KEY", "make_app", "render"]
 
 _log = logging.getLogger("exchange.console")
 
@@ -68,7 +70,13 @@ def pretty(value: Any) -> str:
 
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("exchange.console", "templates"),
+        loader=jinja2.ChoiceLoader(
+            [
+                jinja2.PackageLoader("exchange.console", "templates"),
+                # the report body of the Reports page, rendered here with this autoescape
+                jinja2.DictLoader({"report_fragment.html": REPORT_FRAGMENT}),
+            ]
+        ),
         autoescape=True,  # every template, whatever its name: content is hostile
         extensions=["jinja2.ext.i18n"],
     )
@@ -80,6 +88,7 @@ def _environment() -> jinja2.Environment:
         aftn=aftn,
         tlp_class=tlp_class,
         pretty=pretty,
+        **REPORT_FILTERS,
     )
     env.globals.update(
         label=label,
@@ -162,7 +171,7 @@ def make_app(
 ) -> web.Application:
     """The console for one profile; ``admin`` adds the operator's pages, ``poster`` the
     compose and sent pages."""
-    from exchange.console import admin_views, compose, views
+    from exchange.console import admin_views, compose, reports_view, views
 
     app = web.Application(middlewares=[security_middleware, language_middleware])
     app[STATE_KEY] = state
@@ -171,6 +180,7 @@ def make_app(
     app[POSTER_KEY] = poster
     app[aiohttp_jinja2.APP_KEY] = _environment()
     app.add_routes(views.routes)
+    app.add_routes(reports_view.routes)
     if poster:
         app.add_routes(compose.compose_routes)
     app.router.add_get("/favicon.ico", _no_icon)

@@ -22,6 +22,8 @@ from aiohttp import web
 __all__ = [
     "COOKIE",
     "CSP",
+    "CSP_DATA_IMAGES",
+    "DATA_IMAGES",
     "SECRETS_KEY",
     "Secrets",
     "csrf_of",
@@ -34,6 +36,11 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+#: the Reports page only: its charts are ``<img>`` with ``data:`` SVG URIs (an image runs
+#: no script); every other answer keeps ``img-src 'self'``
+CSP_DATA_IMAGES = CSP.replace("img-src 'self'", "img-src 'self' data:")
+#: a handler sets ``response[DATA_IMAGES] = True`` to get :data:`CSP_DATA_IMAGES`
+DATA_IMAGES = web.ResponseKey("console_data_images", bool)
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _OPEN_PATHS = ("/login", "/static/")
 
@@ -100,7 +107,8 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
         response = await _check(request, s, handler)
     except web.HTTPException as exc:  # aiohttp's own 404/405 and the like
         response = _refuse(exc.status, exc.reason)
-    response.headers["Content-Security-Policy"] = CSP
+    wide = response.get(DATA_IMAGES) is True
+    response.headers["Content-Security-Policy"] = CSP_DATA_IMAGES if wide else CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"

@@ -2,17 +2,27 @@
 charts, CSV and JSON. Pure: they take the report document the SDK fetched
 (``exchange.client.reports.fetch_report``) and never touch a server or a database."""
 
-from exchange.reports.html import CSS, render_fragment, render_html
+from exchange.reports.html import (
+    CSS,
+    FILTERS,
+    FRAGMENT,
+    render_fragment,
+    render_html,
+    report_context,
+)
 from exchange.reports.tabular import render_csv, render_json
 
 __all__ = [
     "CSS",
+    "FILTERS",
     "FORMATS",
+    "FRAGMENT",
     "render",
     "render_csv",
     "render_fragment",
     "render_html",
     "render_json",
+    "report_context",
 ]
 
 FORMATS = ("html", "csv", "json")

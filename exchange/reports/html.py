@@ -13,7 +13,16 @@ from exchange.reports._templates import CSS, FRAGMENT, PAGE
 from exchange.reports.charts import charts
 from exchange.vocab import PRIORITIES, TYPES
 
-__all__ = ["CSS", "duration", "render_fragment", "render_html", "title_of"]
+__all__ = [
+    "CSS",
+    "FILTERS",
+    "FRAGMENT",
+    "duration",
+    "render_fragment",
+    "render_html",
+    "report_context",
+    "title_of",
+]
 
 
 def duration(seconds: float | None) -> str:
@@ -53,7 +62,10 @@ _ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_ENV.filters.update(duration=duration, pct=_pct, share_class=_share_class, reach=_reach)
+#: the filters :data:`FRAGMENT` uses, for a page that includes it in its own environment
+#: (the console: its autoescaping then covers the report too)
+FILTERS = {"duration": duration, "pct": _pct, "share_class": _share_class, "reach": _reach}
+_ENV.filters.update(FILTERS)
 
 
 def title_of(report: dict[str, Any]) -> str:
@@ -83,7 +95,8 @@ def _pivot(posted: list[dict[str, Any]], key: str, columns: tuple[str, ...]) -> 
     return rows
 
 
-def _context(report: dict[str, Any]) -> dict[str, Any]:
+def report_context(report: dict[str, Any]) -> dict[str, Any]:
+    """What :data:`FRAGMENT` is rendered with (charts drawn here)."""
     totals = [r for r in report["recipients"] if r["priority"] == "all"]
     due = sum(r["due"] for r in totals)
     within = sum(r["within_deadline"] for r in totals)
@@ -111,9 +124,9 @@ def _context(report: dict[str, Any]) -> dict[str, Any]:
 def render_fragment(report: dict[str, Any]) -> str:
     """The report body (``<section class="avsec-report">``) for a page of its own; style
     it with :data:`CSS`. Its images are ``data:`` URIs (a CSP needs ``img-src data:``)."""
-    return _ENV.get_template("fragment.html").render(_context(report))
+    return _ENV.get_template("fragment.html").render(report_context(report))
 
 
 def render_html(report: dict[str, Any]) -> str:
     """One self-contained HTML document."""
-    return _ENV.get_template("page.html").render(_context(report), css=Markup(CSS))  # noqa: S704 - a constant of this module, not data
+    return _ENV.get_template("page.html").render(report_context(report), css=Markup(CSS))  # noqa: S704 - a constant of this module, not data

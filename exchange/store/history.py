@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
+from exchange.store import report_days
 from exchange.store import schema as s
 
 __all__ = ["bulk_history_txn", "history_bulletin"]
@@ -35,6 +36,8 @@ def bulk_history_txn(
         # statements of a few thousand rows: each well within a statement timeout
         for i in range(0, len(rows), _CHUNK):
             conn.execute(insert(table), rows[i : i + _CHUNK])
+    # days in the past whose report summaries, if built, no longer hold everything
+    report_days.mark_days_txn(conn, (b["accepted_at"] // report_days.DAY_MS for b in bulletins))
 
 
 def history_bulletin(

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
+from exchange.store import report_days
 from exchange.store import schema as s
 from exchange.store.bulletins import ITEM_COLUMNS, item_of
 
@@ -103,6 +104,7 @@ def mark_delivered(
         conn.execute(_MARK_DELIVERED, rows)
     if ranges:
         conn.execute(_MARK_RANGE, [{"p": p, "lo": lo, "hi": hi, "at": now} for p, lo, hi in ranges])
+    report_days.mark_delivered_days_txn(conn, [q for seqs in marks.values() for q in seqs], ranges)
 
 
 def delivery_of(conn: Connection, bid: str, party: str) -> Any:

@@ -16,13 +16,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, case, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, text
 
-from exchange.store import schema as s
+from exchange.store import report_days
+from exchange.store.report_days import DAY_MS
+from exchange.store.report_seen import (
+    SeenMark,
+    directory_rows_txn,
+    record_seen_txn,
+    seen_rows_txn,
+)
 
 __all__ = [
+    "EXACT_BELOW",
+    "STEPS",
     "Scope",
     "SeenMark",
     "directory_rows_txn",
@@ -32,6 +39,9 @@ __all__ = [
 ]
 
 _TEMP = "rpt_delivery"
+#: below this many deliveries on summarized days, a report reads delivery rows alone and
+#: its percentiles are exact (a few thousand rows sort in no time)
+EXACT_BELOW = 20_000
 #: PostgreSQL memory per sort of a report (its default of 4 MB sorts a year on disk)
 _PG_WORK_MEM = "64MB"
 
@@ -44,16 +54,7 @@ class Scope:
     id: str | None = None
 
 
-@dataclass(frozen=True)
-class SeenMark:
-    client_id: str
-    party: str
-    request_at: int
-    inbox_at: int | None
-    stream_at: int | None
-
-
-def _scope_sql(scope: Scope) -> tuple[str, dict[str, Any]]:
+def _scope_sql(scope: Scope, b: str = "b", d: str = "d") -> tuple[str, dict[str, Any]]:
     """The WHERE fragment over ``d`` (deliveries) and ``b`` (bulletins) for a scope.
 
     A group's report holds the bulletins addressed to the group (its id in ``groups``),
@@ -63,19 +64,19 @@ def _scope_sql(scope: Scope) -> tuple[str, dict[str, Any]]:
     sender's and the recipient's reports, and in the operator's."""
     if scope.kind == "group":
         return (
-            " AND b.groups LIKE :gpat"
-            " AND d.party IN (SELECT m.party FROM memberships m WHERE m.group_id = :gid)",
+            f" AND {b}.groups LIKE :gpat"
+            f" AND {d}.party IN (SELECT m.party FROM memberships m WHERE m.group_id = :gid)",
             {"gpat": "%" + json.dumps(scope.id) + "%", "gid": scope.id},
         )
     if scope.kind == "party":
-        return " AND (b.iss = :pid OR d.party = :pid)", {"pid": scope.id}
+        return f" AND ({b}.iss = :pid OR {d}.party = :pid)", {"pid": scope.id}
     return "", {}
 
 
-def _period_sql(bounds: Sequence[int]) -> str:
-    """The index of the trend period holding ``b.accepted_at`` (bounds are ascending
-    period starts in ms; literal integers, never user text)."""
-    whens = " ".join(f"WHEN b.accepted_at < {int(hi)} THEN {i}" for i, hi in enumerate(bounds[1:]))
+def _period_sql(bounds: Sequence[int], at: str = "b.accepted_at") -> str:
+    """The index of the trend period holding ``at`` (bounds are ascending period starts
+    in ms; literal integers, never user text)."""
+    whens = " ".join(f"WHEN {at} < {int(hi)} THEN {i}" for i, hi in enumerate(bounds[1:]))
     return f"CASE {whens} ELSE {len(bounds) - 1} END" if whens else "0"
 
 
@@ -83,9 +84,11 @@ def _period_sql(bounds: Sequence[int]) -> str:
 STEPS = {"delivered": "d_del", "received": "d_ack", "read": "d_read", "actioned": "d_act"}
 
 
-def _create_temp(conn: Connection, scope: Scope, lo: int, hi: int, bounds: Sequence[int]) -> None:
-    """One row per delivery in scope: its keys and its times relative to acceptance,
-    with an index per step so that each rank is an index walk, not a sort."""
+def _create_temp(
+    conn: Connection, scope: Scope, ranges: Sequence[tuple[int, int]], bounds: Sequence[int]
+) -> None:
+    """One row per delivery in scope accepted in one of ``ranges``: its keys and its times
+    relative to acceptance, with an index per step so that each rank is an index walk."""
     where, params = _scope_sql(scope)
     pg = conn.dialect.name == "postgresql"
     if pg:
@@ -98,22 +101,27 @@ def _create_temp(conn: Connection, scope: Scope, lo: int, hi: int, bounds: Seque
         # temporary tables, of which a reader has none but this one)
         conn.execute(text("PRAGMA temp_store = MEMORY"))
         conn.execute(text(f"DROP TABLE IF EXISTS temp.{_TEMP}"))
-    conn.execute(
-        text(
-            f"""{create}
-            SELECT d.party AS party, d.priority AS priority,
-                   b.accepted_at AS acc, d.deadline AS deadline,
-                   {_period_sql(bounds)} AS period,
-                   d.delivered_at - b.accepted_at AS d_del,
-                   d.acked_at - b.accepted_at AS d_ack,
-                   d.read_at - b.accepted_at AS d_read,
-                   d.actioned_at - b.accepted_at AS d_act
-            FROM bulletins b
-            JOIN deliveries d ON d.seq = b.seq
-            WHERE b.accepted_at >= :lo AND b.accepted_at < :hi{where}"""
-        ),
-        {"lo": lo, "hi": hi, **params},
-    )
+    # one statement per range, each along the acceptance-time index (an OR of ranges
+    # would scan every bulletin), and each bulletin's deliveries by their bid index
+    # (deliveries are keyed by party first)
+    for i, (a, z) in enumerate(ranges or [(0, 0)]):
+        head = create if i == 0 else f"INSERT INTO {_TEMP}"
+        conn.execute(
+            text(
+                f"""{head}
+                SELECT d.party AS party, d.priority AS priority,
+                       b.accepted_at AS acc, d.deadline AS deadline,
+                       {_period_sql(bounds)} AS period,
+                       d.delivered_at - b.accepted_at AS d_del,
+                       d.acked_at - b.accepted_at AS d_ack,
+                       d.read_at - b.accepted_at AS d_read,
+                       d.actioned_at - b.accepted_at AS d_act
+                FROM bulletins b
+                JOIN deliveries d ON d.bid = b.bid
+                WHERE b.accepted_at >= {int(a)} AND b.accepted_at < {int(z)}{where}"""
+            ),
+            params,
+        )
     if pg:
         return  # PostgreSQL takes the ranks with its own ordered-set aggregates
     for col in STEPS.values():
@@ -279,6 +287,36 @@ def _posted(conn: Connection, scope: Scope, lo: int, hi: int) -> list[dict[str, 
     return [dict(r._mapping) for r in rows]
 
 
+def _raw_ranges(lo: int, hi: int, first: int, end: int, days: set[int]) -> list[tuple[int, int]]:
+    """The parts of [lo, hi) a report computes from delivery rows: the partial days at
+    the edges and the whole days in ``days``, contiguous days merged."""
+    out: list[tuple[int, int]] = []
+    spans = [(lo, first * DAY_MS), *((d * DAY_MS, (d + 1) * DAY_MS) for d in sorted(days))]
+    for a, z in [*spans, (end * DAY_MS, hi)]:
+        if a >= z:
+            continue
+        if out and out[-1][1] == a:
+            out[-1] = (out[-1][0], z)
+        else:
+            out.append((a, z))
+    return out
+
+
+def _mixed_percentiles(conn: Connection, hists: dict[Any, Any]) -> list[dict[str, Any]]:
+    """Percentiles from the summaries' histograms and the times of the delivery rows."""
+    cols = list(STEPS.values())
+    per: dict[tuple[str, str], list[list[int]]] = {}
+    for r in conn.execute(text(f"SELECT party, priority, {', '.join(cols)} FROM {_TEMP}")):
+        t = per.setdefault((r[0], r[1]), [[], [], [], []])
+        for i in range(4):
+            if r[2 + i] is not None:
+                t[i].append(int(r[2 + i]))
+    for (party, prio), t in per.items():
+        for i, values in enumerate(t):
+            report_days.add_values(hists, party, prio, i, values)
+    return report_days.hist_percentiles(hists, list(STEPS))
+
+
 def figures_txn(
     conn: Connection,
     scope: Scope,
@@ -288,95 +326,40 @@ def figures_txn(
     bounds: Sequence[int],
     overdue_limit: int,
 ) -> dict[str, Any]:
-    """Every delivery figure of a report, in one read transaction."""
-    _create_temp(conn, scope, lo, hi, bounds)
+    """Every delivery figure of a report, in one read transaction: whole days from the
+    per-day summaries where they are built and settled, the rest from delivery rows
+    (all of it from delivery rows, exactly, when the summaries hold few deliveries)."""
+    first, end = -(-lo // DAY_MS), hi // DAY_MS
+    more: list[dict[str, Any]] = []
+    hists = None
+    ranges = [(lo, hi)]
+    if end > first:
+        until, raw = report_days.settled_txn(conn, first, end, now)
+        days = (first, until, raw)
+        where, params = _scope_sql(scope, "r", "r")
+        if until > first:
+            period = _period_sql(bounds, "r.day * 86400000")
+            more = report_days.summary_cells_txn(conn, days, where, params, period)
+        if sum(c["deliveries"] for c in more) >= EXACT_BELOW:
+            hists = report_days.summary_hists_txn(conn, days, where, params)
+            ranges = _raw_ranges(lo, hi, first, end, raw | set(range(until, end)))
+        else:
+            more = []
+    _create_temp(conn, scope, ranges, bounds)
     try:
-        cells = _cells(conn, now)
+        cells = _cells(conn, now) + more
         counts = _rollup(cells, ("party", "priority"))
         return {
             "posted": _posted(conn, scope, lo, hi),
             "counts": counts,
-            "percentiles": _percentiles(conn, counts),
+            "percentiles": (
+                _percentiles(conn, counts) if hists is None else _mixed_percentiles(conn, hists)
+            ),
             "trend": _rollup(cells, ("period", "party")),
             "overdue_total": sum(c["overdue"] for c in counts),
             "overdue": _overdue(conn, scope, lo, hi, now, overdue_limit),
+            "approximate": hists is not None,
         }
     finally:
         if conn.dialect.name != "postgresql":
             conn.execute(text(f"DROP TABLE IF EXISTS temp.{_TEMP}"))
-
-
-def seen_rows_txn(conn: Connection, parties: Sequence[str] | None) -> list[dict[str, Any]]:
-    """Per party: the last request, inbox pull and live stream of any of its clients."""
-    q = text(
-        "SELECT party, MAX(request_at) AS request_at, MAX(inbox_at) AS inbox_at,"
-        " MAX(stream_at) AS stream_at FROM last_seen GROUP BY party"
-    )
-    rows = [dict(r._mapping) for r in conn.execute(q).all()]
-    if parties is not None:
-        wanted = set(parties)
-        rows = [r for r in rows if r["party"] in wanted]
-    return rows
-
-
-def directory_rows_txn(conn: Connection) -> dict[str, list[dict[str, Any]]]:
-    """Parties, memberships, encryption keys and clients (with when each client was last
-    seen): what directory health is judged from."""
-    return {
-        "parties": [
-            dict(r._mapping)
-            for r in conn.execute(text("SELECT id, name, kind FROM parties ORDER BY id")).all()
-        ],
-        "groups": [dict(r._mapping) for r in conn.execute(text("SELECT id FROM groups")).all()],
-        "memberships": [
-            dict(r._mapping)
-            for r in conn.execute(text("SELECT group_id, party, role FROM memberships")).all()
-        ],
-        "enc_keys": [
-            dict(r._mapping)
-            for r in conn.execute(
-                text("SELECT kid, party, status, created_at FROM enc_keys ORDER BY created_at")
-            ).all()
-        ],
-        "clients": [
-            dict(r._mapping)
-            for r in conn.execute(
-                text(
-                    "SELECT c.id AS id, c.party AS party, c.kid AS kid, c.status AS status,"
-                    " c.created_at AS created_at, l.request_at AS request_at"
-                    " FROM clients c LEFT JOIN last_seen l ON l.client_id = c.id ORDER BY c.id"
-                )
-            ).all()
-        ],
-    }
-
-
-def record_seen_txn(conn: Connection, marks: Sequence[SeenMark]) -> None:
-    """Upsert last-seen times; a time only moves forward (several nodes may write)."""
-    if not marks:
-        return
-    t = s.last_seen
-    ins = pg_insert(t) if conn.dialect.name == "postgresql" else sqlite_insert(t)
-    excluded = ins.excluded
-
-    def newest(col: str) -> Any:
-        old, new = t.c[col], excluded[col]
-        return case((old.is_(None), new), (new.is_(None), old), (new > old, new), else_=old)
-
-    stmt = ins.on_conflict_do_update(
-        index_elements=[t.c.client_id],
-        set_={c: newest(c) for c in ("request_at", "inbox_at", "stream_at")},
-    )
-    conn.execute(
-        stmt,
-        [
-            {
-                "client_id": m.client_id,
-                "party": m.party,
-                "request_at": m.request_at,
-                "inbox_at": m.inbox_at,
-                "stream_at": m.stream_at,
-            }
-            for m in marks
-        ],
-    )

@@ -40,6 +40,9 @@ __all__ = [
     "memberships",
     "metadata",
     "parties",
+    "report_days",
+    "report_dirty",
+    "report_state",
     "signing_policy",
     "subscriptions",
 ]
@@ -300,4 +303,46 @@ exchange_meta = Table(
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# Report summaries (issue 14, ADR 0018; migration 0010_report_summaries): per day of
+# acceptance, sender, recipient, priority and groups, the counts a report adds up and
+# each step's time histogram (store/report_days.py); days to rebuild; the first day
+# not summarized yet.
+report_days = Table(
+    "report_days",
+    metadata,
+    Column("day", BigInteger, primary_key=True),
+    Column("iss", String(32), primary_key=True),
+    Column("party", String(32), primary_key=True),
+    Column("priority", String(16), primary_key=True),
+    Column("groups", Text, primary_key=True),
+    *(
+        Column(c, BigInteger, nullable=False)
+        for c in (
+            "deliveries",
+            "delivered",
+            "acked",
+            "n_read",
+            "n_act",
+            "within",
+            "acked_dl",
+            "open_dl",
+        )
+    ),
+    Column("open_max", BigInteger, nullable=True),
+    Column("hist", LargeBinary, nullable=False),
+)
+Index("ix_report_days_open_max", report_days.c.open_max)
+report_dirty = Table(
+    "report_dirty",
+    metadata,
+    Column("id", _SEQ, primary_key=True, autoincrement=True),
+    Column("day", BigInteger, nullable=False),
+)
+report_state = Table(
+    "report_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("built_until", BigInteger, nullable=False),
 )

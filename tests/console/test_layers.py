@@ -16,6 +16,7 @@ ALLOWED = (
     "exchange.audit",
     "exchange.console",
     "exchange.errors",
+    "exchange.reports",  # the report renderers: pure, on the SDK's report document
 )
 FORBIDDEN = ("exchange.service", "exchange.store", "exchange.api", "exchange.node")
 
@@ -37,6 +38,12 @@ def test_console_imports_only_the_sdk_and_pure_packages() -> None:
         for name in _imports(path):
             assert name.startswith(ALLOWED), f"{path.name} imports {name}"
             assert not name.startswith(FORBIDDEN), f"{path.name} imports {name}"
+
+
+def test_report_renderers_are_pure() -> None:
+    for path in sorted((ROOT / "reports").rglob("*.py")):
+        for module in _imports(path):
+            assert not module.startswith(FORBIDDEN), f"reports/{path.name} imports {module}"
 
 
 def test_console_sdk_modules_stay_clients() -> None:

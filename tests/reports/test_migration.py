@@ -107,3 +107,25 @@ async def test_backfill_trigger_and_downgrade(db_url: str) -> None:
         await db.run_write(down)
     finally:
         await db.close()
+
+
+async def test_report_summaries_migration_trigger_and_downgrade(db_url: str) -> None:
+    """0010_report_summaries: an ack marks its bulletin's day for rebuilding (the trigger),
+    and the downgrade removes the tables and the trigger."""
+    db = Database(db_url)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(lambda c: command.upgrade(_config(c), "head"))
+            await conn.run_sync(_old_rows)  # its two acks fire the trigger
+            days = await conn.execute(select(s.report_dirty.c.day))
+            assert sorted(days.scalars()) == [0, 0]  # accepted at 1,000 ms: day 0
+        async with db.engine.begin() as conn:
+            await conn.run_sync(lambda c: command.downgrade(_config(c), "0007_pq"))
+            tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
+            assert not {"report_days", "report_dirty", "report_state"} & set(tables)
+            await conn.execute(insert(s.acks), [_ack("actioned", 9_000)])  # no trigger left
+        async with db.engine.begin() as conn:
+            await conn.run_sync(lambda c: command.upgrade(_config(c), "head"))
+            assert not list(await conn.execute(select(s.report_dirty.c.day)))
+    finally:
+        await db.close()
