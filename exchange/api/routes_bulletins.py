@@ -9,7 +9,7 @@ import re
 from aiohttp import web
 
 from exchange.api.keys import EXCHANGE, authenticate
-from exchange.api.parse import query_int
+from exchange.api.parse import query_flag, query_int
 from exchange.errors import InputError, NotFound
 from exchange.service import admission, delivery
 
@@ -67,7 +67,8 @@ async def inbox(request: web.Request) -> web.Response:
     ex = request.app[EXCHANGE]
     after = query_int(request, "after", 0)
     limit = query_int(request, "limit", ex.limits.page_size, lo=1, hi=ex.limits.max_page_size)
-    items, nxt = await delivery.inbox(ex, caller, after, limit)
+    unacked = query_flag(request, "unacked")
+    items, nxt = await delivery.inbox(ex, caller, after, limit, unacked=unacked)
     return web.json_response({"items": items, "next": nxt})
 
 

@@ -349,8 +349,13 @@ class ExchangeClient:
             raise BadSignature("the signing key is not a poster of the bulletin's iss")
         return opened
 
-    async def inbox(self, after: int = 0, limit: int = 100) -> tuple[list[dict[str, Any]], int]:
-        _, data = await self.request("GET", "/v1/inbox", params={"after": after, "limit": limit})
+    async def inbox(
+        self, after: int = 0, limit: int = 100, *, unacked: bool = False
+    ) -> tuple[list[dict[str, Any]], int]:
+        params: dict[str, str | int] = {"after": after, "limit": limit}
+        if unacked:  # only what no desk of the party has acknowledged yet
+            params["unacked"] = 1
+        _, data = await self.request("GET", "/v1/inbox", params=params)
         return data["items"], data["next"]
 
     async def get(self, bid: str) -> dict[str, Any]:

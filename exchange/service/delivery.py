@@ -39,13 +39,13 @@ ACK_STATUSES = ("received", "read", "actioned")
 
 
 async def inbox(
-    ex: Exchange, caller: Caller, after: int, limit: int
+    ex: Exchange, caller: Caller, after: int, limit: int, *, unacked: bool = False
 ) -> tuple[list[dict[str, Any]], int]:
     caller.require("reader")
-    async with ex.db.read() as conn:
-        items, _more = await bstore.inbox_page(
-            conn, caller.party, after, limit, ex.limits.page_bytes
-        )
+    page_bytes = ex.limits.page_bytes
+    items, _more = await ex.db.run_read(
+        lambda c: bstore.inbox_page_txn(c, caller.party, after, limit, page_bytes, unacked=unacked)
+    )
     ex.marker.mark(caller.party, [i["seq"] for i in items])
     return items, items[-1]["seq"] if items else after
 
