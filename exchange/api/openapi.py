@@ -96,6 +96,27 @@ ROUTES: tuple[tuple[str, str, str, str | None, str | None], ...] = (
         "admin",
         "application/json",
     ),
+    (
+        "post",
+        "/v1/keys/signing",
+        "Rotate the caller's signing key (issue 18)",
+        "any",
+        "application/json",
+    ),
+    (
+        "post",
+        "/v1/admin/clients/{party}/{name}/signing-key",
+        "Register a client's new signing key (issue 18)",
+        "admin",
+        "application/json",
+    ),
+    (
+        "put",
+        "/v1/admin/key-expiry",
+        "Set a key's expiry date (issue 18)",
+        "admin",
+        "application/json",
+    ),
     ("get", "/metrics", "Prometheus metrics", None, None),
     ("get", "/v1/reports", "Delivery and acknowledgement figures (version 1.1)", "any", None),
 )

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from exchange.cli import admin_manage
+from exchange.cli import admin_manage, key_lifecycle
 from exchange.cli._common import (
     add_profile,
     client_arg,
@@ -101,6 +101,7 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(func=member_remove)
 
     admin_manage.add_leaves({"party": party, "client": client, "group": group, "member": member})
+    key_lifecycle.add_admin_leaves(client, asub, _leaf, _key_source)  # issue 18
 
     p = sub.add_parser(
         "directory",

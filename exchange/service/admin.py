@@ -11,6 +11,7 @@ from exchange.service.core import Caller, Exchange
 from exchange.service.signing_policy import check_key
 from exchange.store import directory as dir_store
 from exchange.store import directory_status as status_store
+from exchange.store import key_lifecycle as kl
 from exchange.store import signing_policy as policy_store
 
 __all__ = [
@@ -115,8 +116,14 @@ async def add_enc_key(ex: Exchange, caller: Caller, *, party: str, jwk: object) 
 
 async def revoke_key(ex: Exchange, caller: Caller, *, kid: str) -> int:
     caller.require("admin")
+    now = ex.clock.ms()
     async with ex.directory_write() as conn:
-        kind, owner = await dir_store.revoke_key(conn, kid)
+        # issue 18: a key a client rotated away from loses the rest of its grace period
+        previous_of = await conn.run_sync(lambda c: kl.end_grace_txn(c, kid, now))
+        if previous_of is not None:
+            kind, owner = "previous-signing", previous_of
+        else:
+            kind, owner = await dir_store.revoke_key(conn, kid)
         return await ex.record_directory_change(
             conn, "revoke-key", {"kid": kid, "key_kind": kind, "owner": owner}
         )

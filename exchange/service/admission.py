@@ -75,7 +75,7 @@ async def _sender_key(
         # roles the request's authentication has just read (and require("poster") checked).
         return caller.client_id, _KEYS[kid]
     client = await ex.clients.by_kid(kid)
-    if client is None or client.status != "active":
+    if client is None or client.status != "active" or client.lapsed:
         raise UnknownKey("the envelope's signing key is not an active client key")
     if "poster" not in client.roles:
         raise Forbidden("the envelope's signing key is not a poster's")

@@ -209,6 +209,7 @@ def _reads(row: dir_store.ClientRow | None, party: str) -> bool:
     return (
         row is not None
         and row.status == "active"
+        and row.lapsed is None
         and "reader" in row.roles
         and (row.party == party)
     )

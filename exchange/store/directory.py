@@ -4,6 +4,7 @@ subscriptions, and its version counter."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from exchange.errors import Conflict, NotFound
+from exchange.store import key_lifecycle
 from exchange.store import schema as s
 from exchange.store import signing_policy as policy
 
@@ -55,6 +57,9 @@ class ClientRow:
     status: str
     party_status: str = "active"  # read with the row for authentication
     hybrid_required: bool = False  # issue 20: set by client_by_kid only
+    # issue 18 (ms): a rotated-away key's end of grace; the current key's expiry date
+    retire_at: int | None = None
+    expires_at: int | None = None
 
     @classmethod
     def of(cls, row: Any) -> ClientRow:
@@ -67,7 +72,19 @@ class ClientRow:
             status=row.status,
             party_status=getattr(row, "party_status", "active"),
             hybrid_required=bool(row._mapping.get("hybrid_required", False)),
+            retire_at=row._mapping.get("retire_at"),
+            expires_at=row._mapping.get("expires_at"),
         )
+
+    @property
+    def lapsed(self) -> str | None:
+        """Issue 18: why this key is refused now (rotated away, or expired), else None."""
+        now = time.time() * 1000
+        if self.retire_at is not None and now >= self.retire_at:
+            return "key retired: this client has rotated to a new signing key"
+        if self.expires_at is not None and now >= self.expires_at:
+            return "key expired: register a new signing key"
+        return None
 
     @property
     def refusal(self) -> str | None:
@@ -76,7 +93,7 @@ class ClientRow:
             return "key revoked" if self.status == "revoked" else f"client {self.status}"
         if self.party_status != "active":
             return f"party {self.party_status}"
-        return None
+        return self.lapsed
 
 
 @dataclass(frozen=True)
@@ -191,6 +208,8 @@ async def add_client(
 
 def client_by_kid_txn(conn: Connection, kid: str) -> ClientRow | None:
     row = conn.execute(_CLIENT_BY_KID, {"kid": kid}).first()
+    if row is None:  # issue 18: a key the client rotated away from (in its grace or past)
+        row = key_lifecycle.previous_client_row_txn(conn, kid)
     return ClientRow.of(row) if row else None
 
 
@@ -380,6 +399,7 @@ def load_all_txn(conn: Connection) -> dict[str, Any]:
             ).all(),
         )
     ]
+    key_lifecycle.annotate_txn(conn, clients, keys)  # issue 18: expiry, previous keys
     members: dict[str, list[dict[str, str]]] = {}
     for r in conn.execute(
         select(s.memberships).order_by(s.memberships.c.group_id, s.memberships.c.party)
