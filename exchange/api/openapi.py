@@ -117,6 +117,13 @@ ROUTES: tuple[tuple[str, str, str, str | None, str | None], ...] = (
         "admin",
         "application/json",
     ),
+    (
+        "get",
+        "/v1/server-key/rotation",
+        "The server key's rotations, each signed by the old key (issue 18)",
+        None,
+        None,
+    ),
     ("get", "/metrics", "Prometheus metrics", None, None),
     ("get", "/v1/reports", "Delivery and acknowledgement figures (version 1.1)", "any", None),
 )

@@ -10,7 +10,7 @@ from aiohttp import web
 from exchange.api.keys import EXCHANGE, authenticate
 from exchange.api.parse import CLIENT_ID, KID, check_id, json_request, opt_str, req_str
 from exchange.errors import InputError
-from exchange.service import key_lifecycle
+from exchange.service import key_lifecycle, server_key
 
 __all__ = ["routes"]
 
@@ -76,3 +76,10 @@ async def set_expiry(request: web.Request) -> web.Response:
         request.app[EXCHANGE], caller, client_id=cid, kid=kid, expires_at=expires_at
     )
     return web.json_response({"client": cid, "kid": kid, "expires_at": expires_at, "version": v})
+
+
+@routes.get("/v1/server-key/rotation")
+async def server_key_rotation(request: web.Request) -> web.Response:
+    """Public, like /v1/server-key: every rotation's statement, signed by the old key."""
+    items = await server_key.rotations(request.app[EXCHANGE])
+    return web.json_response({"rotations": items})

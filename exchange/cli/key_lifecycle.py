@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from exchange.cli import server_key
 from exchange.cli._common import client_arg, client_for, kid_arg, profile_folder, to_epoch
 from exchange.client.keys import rotate_signing_key
 from exchange.crypto.keys import SigningKey, generate_signer, parse_signing_jwk
@@ -174,6 +175,7 @@ def add_admin_leaves(
     at.add_argument("--at", type=when_arg, metavar="WHEN", help="2027-06-30, or 365d")
     at.add_argument("--clear", action="store_true", help="no expiry date")
     p.set_defaults(func=admin_key_expiry)
+    server_key.add_leaf(asub)
 
 
 async def admin_rotate_key(args: argparse.Namespace) -> int:

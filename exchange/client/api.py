@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 
 from exchange.bulletin.validate import validate_bulletin
+from exchange.client import server_key as server_keys
 from exchange.client._problems import error_from_problem
 from exchange.client.audit import LogMonitor
 from exchange.client.directory import Directory, parse_directory
@@ -95,6 +96,10 @@ class ExchangeClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._server_key: SigningPublicKey | None = None
+        #: issue 18: server keys rotated away from (key, rotated at ms), and the profile
+        #: folder whose pinned kid follows a rotation
+        self.previous_server_keys: dict[str, tuple[SigningPublicKey, int]] = {}
+        self.profile_dir: Path | None = None
         self._directory: Directory | None = None
         #: PROTOCOL §8: the directory used for sealing, and each receipt, are checked
         #: against the audit log; tree heads only move forward with consistency proofs.
@@ -113,7 +118,7 @@ class ExchangeClient:
             "retired_keys",
             [EncryptionPrivateKey.from_jwk(read_json(p)) for p in folder.glob("retired/*.jwk")],
         )
-        return cls(
+        client = cls(
             server_url=profile.server_url,
             client_id=profile.client_id,
             exchange_id=profile.exchange_id,
@@ -122,6 +127,8 @@ class ExchangeClient:
             encryption_key=enc,
             **kw,
         )
+        client.profile_dir = folder
+        return client
 
     async def __aenter__(self) -> ExchangeClient:
         return self
@@ -202,11 +209,10 @@ class ExchangeClient:
             _, jwk = await self.request("GET", "/v1/server-key", auth=False)
             key = parse_signing_jwk(jwk)
             if self.server_kid is not None and key.kid != self.server_kid:
-                raise BadSignature(
-                    f"the server at {self.server_url} has key {key.kid}, but this profile "
-                    f"pinned {self.server_kid}: refusing to talk to it (ask the operator "
-                    "whether the server key changed)"
-                )
+                # issue 18: only statements signed by the pinned key lead to another
+                chain = await server_keys.follow_rotation(self, self.server_kid, key)
+                self.previous_server_keys.update(chain)
+                server_keys.repin(self, key.kid)
             self.server_kid = key.kid
             self._server_key = key
         return self._server_key
@@ -215,6 +221,7 @@ class ExchangeClient:
         if self._directory is None or refresh:
             _, data = await self.request("GET", "/v1/directory")
             d = parse_directory(data["directory"], await self.server_key())
+            server_keys.learn_from_directory(self, d.doc)
             if self._directory is not None and d.version < self._directory.version:
                 raise BadSignature("the directory version went backwards")
             if self.log is not None:
@@ -258,7 +265,10 @@ class ExchangeClient:
 
     async def verify_receipt(self, token: str) -> Receipt:
         key = await self.server_key()
-        v = jws.verify_compact(token, lambda k: key if k == key.kid else None, jws.TYP_RECEIPT)
+        at = server_keys.claimed_time(token, "accepted_at")
+        v = jws.verify_compact(
+            token, lambda k: server_keys.server_key_at(self, key, k, at), jws.TYP_RECEIPT
+        )
         p = json.loads(v.payload)
         return Receipt(
             token=token,

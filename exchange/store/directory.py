@@ -399,7 +399,7 @@ def load_all_txn(conn: Connection) -> dict[str, Any]:
             ).all(),
         )
     ]
-    key_lifecycle.annotate_txn(conn, clients, keys)  # issue 18: expiry, previous keys
+    lifecycle = key_lifecycle.annotate_txn(conn, clients, keys)  # issue 18
     members: dict[str, list[dict[str, str]]] = {}
     for r in conn.execute(
         select(s.memberships).order_by(s.memberships.c.group_id, s.memberships.c.party)
@@ -424,6 +424,7 @@ def load_all_txn(conn: Connection) -> dict[str, Any]:
     extra = policy.annotate_txn(conn, parties)  # issue 20
     return {
         **extra,
+        **lifecycle,
         "version": current_version_txn(conn),
         "parties": parties,
         "clients": clients,

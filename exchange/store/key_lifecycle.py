@@ -6,6 +6,7 @@ module calls :func:`previous_client_row_txn` and :func:`annotate_txn`, nothing e
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -137,10 +138,12 @@ def set_enc_key_expiry_txn(conn: Connection, kid: str, expires_at: int | None) -
 
 def annotate_txn(
     conn: Connection, clients: list[dict[str, Any]], keys: list[dict[str, Any]]
-) -> None:
+) -> dict[str, Any]:
     """Add to the directory's client and key entries their ``expires_at`` (ms) and a
     client's ``previous_keys`` (kid, jwk, retire_at), each only where there is one, so
-    that a directory without them keeps its digest."""
+    that a directory without them keeps its digest. Returns the top-level members to
+    add: ``previous_server_keys`` (kid, jwk, until: the rotation's time) once the server
+    key has rotated."""
     expiry = dict(
         conn.execute(
             select(s.clients.c.id, s.clients.c.expires_at).where(
@@ -167,6 +170,18 @@ def annotate_txn(
     for k in keys:
         if k["kid"] in key_expiry:
             k["expires_at"] = int(key_expiry[k["kid"]])
+    t = s.server_key_rotations
+    server = [
+        {"kid": r.old_kid, "jwk": _old_jwk(r.statement), "until": int(r.at)}
+        for r in conn.execute(select(t).order_by(t.c.at, t.c.old_kid))
+    ]
+    return {"previous_server_keys": server} if server else {}
+
+
+def _old_jwk(statement: str) -> Any:
+    """The old key as its own statement names it (the payload, not checked again here)."""
+    payload = statement.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["old_jwk"]
 
 
 def add_server_rotation_txn(
