@@ -12,7 +12,7 @@ from exchange.api.parse import CLIENT_ID, KID, check_id, json_request, opt_str, 
 from exchange.errors import InputError
 from exchange.service import key_lifecycle, server_key
 
-__all__ = ["routes"]
+__all__ = ["opt_ms", "routes"]
 
 routes = web.RouteTableDef()
 
@@ -28,6 +28,11 @@ def _opt_int(obj: dict[str, Any], name: str, hi: int) -> int | None:
     if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= hi:
         raise InputError(f"'{name}' must be an integer between 0 and {hi}")
     return v
+
+
+def opt_ms(obj: dict[str, Any], name: str) -> int | None:
+    """An optional time in ms since the epoch (``expires_at``)."""
+    return _opt_int(obj, name, _MAX_MS)
 
 
 @routes.post("/v1/keys/signing")

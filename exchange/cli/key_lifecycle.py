@@ -27,7 +27,14 @@ from exchange.keyfiles import (
 )
 from exchange.keystore import public_signing_jwk
 
-__all__ = ["add_admin_leaves", "add_signing_options", "cmd_rotate_signing", "duration_arg"]
+__all__ = [
+    "add_admin_leaves",
+    "add_expires",
+    "add_signing_options",
+    "cmd_rotate_signing",
+    "duration_arg",
+    "expires_member",
+]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 #: old signing keys of this desk (never read by the SDK; ``retired/`` holds party keys)
@@ -50,6 +57,16 @@ def when_arg(value: str) -> int:
     if not isinstance(epoch, int):
         raise argparse.ArgumentTypeError(f"{value!r} is not a date, a time or a span (365d)")
     return epoch * 1000
+
+
+def add_expires(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--expires", type=when_arg, metavar="WHEN", help="the key's expiry date: 2027-06-30, 365d"
+    )
+
+
+def expires_member(args: argparse.Namespace) -> dict[str, int]:
+    return {"expires_at": args.expires} if args.expires is not None else {}
 
 
 def fmt_ms(ms: int) -> str:

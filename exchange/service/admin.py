@@ -68,9 +68,18 @@ async def add_party(ex: Exchange, caller: Caller, *, id: str, name: str, kind: s
 
 
 async def add_client(
-    ex: Exchange, caller: Caller, *, id: str, party: str, roles: list[str], jwk: object
+    ex: Exchange,
+    caller: Caller,
+    *,
+    id: str,
+    party: str,
+    roles: list[str],
+    jwk: object,
+    expires_at: int | None = None,
 ) -> tuple[str, int]:
     caller.require("admin")
+    if expires_at is not None and expires_at <= ex.clock.ms():
+        raise InputError("expires_at is in the past")
     if id.split("/", 1)[0] != party:
         raise InputError(f"client id {id} must start with its party '{party}/'")
     if "admin" in roles and party != caller.party:
@@ -91,26 +100,33 @@ async def add_client(
             roles=frozenset(roles),
             now=ex.clock.ms(),
         )
-        v = await ex.record_directory_change(
-            conn, "add-client", {"client": id, "kid": key.kid, "roles": sorted(roles)}
-        )
+        subject: dict[str, Any] = {"client": id, "kid": key.kid, "roles": sorted(roles)}
+        if expires_at is not None:  # issue 18
+            await conn.run_sync(lambda c: kl.set_client_expiry_txn(c, id, expires_at))
+            subject["expires_at"] = expires_at
+        v = await ex.record_directory_change(conn, "add-client", subject)
     return key.kid, v
 
 
-async def add_enc_key(ex: Exchange, caller: Caller, *, party: str, jwk: object) -> tuple[str, int]:
+async def add_enc_key(
+    ex: Exchange, caller: Caller, *, party: str, jwk: object, expires_at: int | None = None
+) -> tuple[str, int]:
     caller.require("admin")
     key = parse_encryption_jwk(jwk)
+    if expires_at is not None and expires_at <= ex.clock.ms():
+        raise InputError("expires_at is in the past")
     async with ex.directory_write() as conn:
         if await dir_store.party_exists(conn, party):
             await _require_not_removed(conn, party)
         retired = await dir_store.add_enc_key(
             conn, party=party, kid=key.kid, alg=key.alg, jwk=key.to_jwk(), now=ex.clock.ms()
         )
-        v = await ex.record_directory_change(
-            conn,
-            "add-encryption-key",
-            {"party": party, "kid": key.kid, "alg": key.alg, "retired": retired},
-        )
+        subject: dict[str, Any] = {"party": party, "kid": key.kid, "alg": key.alg}
+        subject["retired"] = retired
+        if expires_at is not None:  # issue 18
+            await conn.run_sync(lambda c: kl.set_enc_key_expiry_txn(c, key.kid, expires_at))
+            subject["expires_at"] = expires_at
+        v = await ex.record_directory_change(conn, "add-encryption-key", subject)
     return key.kid, v
 
 
