@@ -101,13 +101,14 @@ def profile_warnings(folder: Path, client_id: str, doc: dict[str, Any] | None) -
     return key_warnings(dates, client_id, days=warn_days())
 
 
-def client_warnings(client: Any) -> list[str]:
+def client_warnings(client: Any, *, use_profile: bool = True) -> list[str]:
     """The warnings for an ``ExchangeClient``: from the directory it read, if any (kept
-    in its profile), else from the dates its profile kept."""
+    in its profile), else from the dates its profile kept. ``use_profile=False`` (the
+    console, on its event loop) reads and writes no file: the directory only."""
     d = getattr(client, "_directory", None)
     doc = d.doc if d is not None else None
     folder = getattr(client, "profile_dir", None)
-    if folder is not None:
+    if folder is not None and use_profile:
         return profile_warnings(folder, client.client_id, doc)
     if doc is None:
         return []

@@ -152,7 +152,7 @@ def render(request: web.Request, template: str, context: dict[str, Any]) -> web.
         "can_read": state.can_read,
         "path": request.path_qs,
         "stream_error": state.stream_error,
-        "key_warnings": client_warnings(state.client),  # issue 18
+        "key_warnings": client_warnings(state.client, use_profile=False),  # issue 18
     }
     response = aiohttp_jinja2.render_template(template, request, {**base, **context})
     response.headers["Content-Language"] = i18n.current()
