@@ -58,7 +58,7 @@ def test_rotate_server_key(
     assert new_kid != old_kid and Path(f"keys/server/retired/{old_kid}.jwk").is_file()
     assert json.loads(Path("keys/server/signing.jwk").read_text())["alg"] == alg
     server.stop()  # type: ignore[attr-defined]
-    start_serve(port, "--log-file", "serve2.log")
+    start_serve(port, "--log-file", "serve2.log", log="serve2.log")
 
     # the desk pinned to the old kid follows the statement and keeps working
     assert "KZ/ops" in cli("read", before, *UZ).ok().out
