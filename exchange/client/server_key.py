@@ -61,8 +61,8 @@ async def follow_rotation(
     away from, ms), if signed statements lead there; else :class:`BadSignature`."""
     refusal = BadSignature(
         f"the server at {client.server_url} has key {served.kid}, but this profile "
-        f"pinned {pinned}, and no statement signed by {pinned} names it: refusing to "
-        "talk to it (ask the operator whether the server key changed)"
+        f"pinned {pinned}: refusing to talk to it (no statement signed by {pinned} "
+        "names the new key; ask the operator whether the server key changed)"
     )
     try:
         _, data = await client.request("GET", "/v1/server-key/rotation", auth=False)
