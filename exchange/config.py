@@ -120,6 +120,9 @@ class ServerConfig:
     # shows only the one-line start banner).
     log_level: str = "info"
     log_file: Path | None = None
+    # Issue 18: after a client rotates its signing key, the old one still verifies for
+    # this long (seconds), then is refused.
+    key_grace: int = 7 * 24 * 60 * 60
 
     @property
     def server_key_path(self) -> Path:

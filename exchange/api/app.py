@@ -16,6 +16,7 @@ from exchange.api import (
     routes_audit,
     routes_bulletins,
     routes_directory,
+    routes_keys,
     routes_policy,
     routes_reports,
     routes_sent,
@@ -84,6 +85,7 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
     for module_routes in (
         routes_directory.routes,
         routes_admin.routes,
+        routes_keys.routes,  # issue 18
         routes_policy.routes,
         routes_bulletins.routes,
         routes_sent.routes,

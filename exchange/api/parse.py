@@ -21,6 +21,7 @@ __all__ = [
     "json_body",
     "json_request",
     "opt_str",
+    "query_flag",
     "query_int",
     "req_str",
     "str_list",
@@ -135,3 +136,13 @@ def query_int(
     if not lo <= v <= hi:
         raise InputError(f"query parameter '{name}' must be between {lo} and {hi}")
     return v
+
+
+def query_flag(request: web.Request, name: str) -> bool:
+    """A yes/no query parameter: absent, ``0`` or ``false`` is no; ``1`` or ``true`` yes."""
+    raw = request.query.get(name)
+    if raw is None or raw in ("0", "false"):
+        return False
+    if raw in ("1", "true"):
+        return True
+    raise InputError(f"query parameter '{name}' must be 1 or 0")

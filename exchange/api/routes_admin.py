@@ -17,6 +17,7 @@ from exchange.api.parse import (
     req_str,
     str_list,
 )
+from exchange.api.routes_keys import opt_ms
 from exchange.service import admin
 from exchange.vocab import CLIENT_ROLES, GROUP_ROLES, PARTY_KINDS, PRIORITIES, TYPES
 
@@ -44,12 +45,12 @@ async def add_client(request: web.Request) -> web.Response:
     party = req_str(obj, "party", pattern=PARTY_ID, max_len=32)
     roles = str_list(obj, "roles", choices=CLIENT_ROLES)
     dirs = request.app[DIRECTORY]
+    expires_at = opt_ms(obj, "expires_at")  # issue 18
     kid, v = await admin.add_client(
-        dirs, caller, id=cid, party=party, roles=roles, jwk=obj.get("jwk")
+        dirs, caller, id=cid, party=party, roles=roles, jwk=obj.get("jwk"), expires_at=expires_at
     )
-    return web.json_response(
-        {"id": cid, "party": party, "roles": sorted(roles), "kid": kid, "version": v}, status=201
-    )
+    out = {"id": cid, "party": party, "roles": sorted(roles), "kid": kid, "version": v}
+    return web.json_response(out | {"expires_at": expires_at}, status=201)
 
 
 @routes.post("/v1/admin/parties/{party}/encryption-keys")
@@ -58,10 +59,12 @@ async def add_enc_key(request: web.Request) -> web.Response:
     party = check_id(request.match_info["party"], PARTY_ID, "party id")
     obj = json_request(request, body)
     dirs = request.app[DIRECTORY]
-    kid, v = await admin.add_enc_key(dirs, caller, party=party, jwk=obj.get("jwk"))
-    return web.json_response(
-        {"party": party, "kid": kid, "status": "active", "version": v}, status=201
+    expires_at = opt_ms(obj, "expires_at")  # issue 18
+    kid, v = await admin.add_enc_key(
+        dirs, caller, party=party, jwk=obj.get("jwk"), expires_at=expires_at
     )
+    out = {"party": party, "kid": kid, "status": "active", "version": v}
+    return web.json_response(out | {"expires_at": expires_at}, status=201)
 
 
 @routes.post("/v1/admin/keys/{kid}/revoke")

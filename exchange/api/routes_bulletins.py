@@ -9,7 +9,7 @@ from aiohttp import web
 
 from exchange.api.app_keys import ADMISSIONS, EXCHANGE
 from exchange.api.keys import authenticate
-from exchange.api.parse import query_int
+from exchange.api.parse import query_flag, query_int
 from exchange.bulletin import item as inbox_item
 from exchange.errors import InputError, NotFound, UnsupportedMediaType
 from exchange.service import delivery
@@ -59,7 +59,8 @@ async def inbox(request: web.Request) -> web.Response:
     ex = request.app[EXCHANGE]
     after = query_int(request, "after", 0)
     limit = query_int(request, "limit", ex.limits.page_size, lo=1, hi=ex.limits.max_page_size)
-    items, nxt = await delivery.inbox(ex, caller, after, limit)
+    unacked = query_flag(request, "unacked")
+    items, nxt = await delivery.inbox(ex, caller, after, limit, unacked=unacked)
     return web.Response(body=inbox_item.inbox_body(items, nxt), content_type="application/json")
 
 

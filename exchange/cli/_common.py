@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn, cast
 
 from exchange.client import ExchangeClient
+from exchange.client.expiry import client_warnings
 from exchange.config import ServerConfig
 from exchange.configfile import Loaded, load, parse_assignment
 from exchange.errors import InputError
@@ -103,6 +104,14 @@ async def client_for(
         yield client
     finally:
         await client.close()
+        _warn_expiry(client)
+
+
+def _warn_expiry(client: ExchangeClient) -> None:
+    """Issue 18: one line on stderr when this desk's keys are near or past expiry."""
+    found = client_warnings(client)
+    if found:
+        print("exchange: warning: " + "; ".join(found), file=sys.stderr, flush=True)
 
 
 def closing_stream(

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from exchange.cli import admin_manage
+from exchange.cli import admin_manage, key_lifecycle
 from exchange.cli._common import (
     add_profile,
     client_arg,
@@ -62,6 +62,7 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
         "--roles", type=csv_list, required=True, help="comma-separated: poster,reader[,admin]"
     )
     _key_source(p, "signing.jwk")
+    key_lifecycle.add_expires(p)
     p.set_defaults(func=client_add)
 
     enc = asub.add_parser("enc-key", help="encryption keys").add_subparsers(
@@ -70,6 +71,7 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     p = _leaf(enc, "add", help="register a party's public encryption key (made active)")
     p.add_argument("party", metavar="PARTY", type=party_arg)
     _key_source(p, "encryption.jwk")
+    key_lifecycle.add_expires(p)
     p.set_defaults(func=enc_key_add)
 
     p = _leaf(asub, "revoke", help="revoke a signing or encryption key by its kid")
@@ -98,6 +100,7 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(func=member_remove)
 
     admin_manage.add_leaves({"party": party, "client": client, "group": group, "member": member})
+    key_lifecycle.add_admin_leaves(client, asub, _leaf, _key_source)  # issue 18
 
     p = sub.add_parser(
         "directory",
@@ -176,6 +179,7 @@ async def client_add(args: argparse.Namespace) -> int:
         raise InputError(f"that public.json is for {bundle['client_id']}, not {client_id}")
     jwk = public_signing_jwk(raw)
     body = {"id": client_id, "party": party, "roles": args.roles, "jwk": jwk}
+    body |= key_lifecycle.expires_member(args)
     async with client_for(args, admin=True) as c:
         out = await c.admin("POST", "/v1/admin/clients", body)
     roles = ",".join(out["roles"])
@@ -188,11 +192,12 @@ async def enc_key_add(args: argparse.Namespace) -> int:
     raw, bundle = _read_key(args, "encryption")
     if bundle is not None and bundle["party"] != args.party:
         raise InputError(f"that public.json holds a key of {bundle['party']}, not {args.party}")
-    body = {"jwk": public_encryption_jwk(raw)}
+    jwk = public_encryption_jwk(raw)
+    body: dict[str, Any] = {"jwk": jwk} | key_lifecycle.expires_member(args)
     path = f"/v1/admin/parties/{args.party}/encryption-keys"
     async with client_for(args, admin=True) as c:
         out = await c.admin("POST", path, body)
-    alg = body["jwk"].get("alg", "?")
+    alg = jwk.get("alg", "?")
     print(
         f"added encryption key {out['kid']} ({alg}) for {out['party']}, now active; "
         f"directory v{out['version']}"

@@ -86,6 +86,11 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     f.add_argument(
         "--since", type=since_arg, metavar="WHEN", help="issued since: 2026-12-01, or 6h, 2d"
     )
+    f.add_argument(
+        "--unacknowledged",
+        action="store_true",
+        help="only bulletins no desk of this party has acknowledged yet",
+    )
     p.set_defaults(func=cmd_inbox)
 
     p = sub.add_parser("read", help="fetch, decrypt, verify and show one bulletin")
@@ -210,12 +215,13 @@ async def _filtered_inbox(
 ) -> tuple[list[dict[str, Any]], int]:
     """Pages of the inbox until ``--limit`` items match or it ends; the cursor returned
     is the last seq looked at, so '--after' continues after what was filtered out too."""
+    unacked = bool(args.unacknowledged)  # filtered by the server
     if not (args.types or args.priority or args.sender or args.since is not None):
-        return await c.inbox(args.after, args.limit)
+        return await c.inbox(args.after, args.limit, unacked=unacked)
     found: list[dict[str, Any]] = []
     cursor = args.after
     while len(found) < args.limit:
-        page, _next = await c.inbox(cursor, 100)
+        page, _next = await c.inbox(cursor, 100, unacked=unacked)
         if not page:
             break
         for item in page:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from exchange.cli import key_lifecycle
 from exchange.cli._common import add_profile, profile_folder
 from exchange.errors import InputError
 from exchange.keyfiles import (
@@ -57,13 +58,15 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     i.set_defaults(func=cmd_import)
     r = ksub.add_parser(
         "rotate",
-        help="make a new party encryption key; the old one is kept to read old bulletins",
+        help="make a new party encryption key (the old one is kept to read old bulletins), "
+        "or with --signing a new signing key for this desk",
         description="Make a new encryption key for this desk's party. The old key moves to "
         "retired/ in the profile, so every bulletin sealed to it stays readable. public.json "
         "is rewritten for the operator ('exchange admin enc-key add PARTY --public ...'), who "
         "makes it active; then give it to the party's other desks with 'keys share'.",
     )
     add_profile(r)
+    key_lifecycle.add_signing_options(r)  # issue 18: --signing rotates the signing key
     r.set_defaults(func=cmd_rotate)
 
 
@@ -116,6 +119,19 @@ async def cmd_import(args: argparse.Namespace) -> int:
 
 
 async def cmd_rotate(args: argparse.Namespace) -> int:
+    if args.signing:
+        return await key_lifecycle.cmd_rotate_signing(args)
+    if (
+        args.ed25519
+        or args.hybrid
+        or args.pkcs11
+        or args.grace is not None
+        or args.expires
+        or args.offline
+    ):
+        raise InputError(
+            "--ed25519, --hybrid, --pkcs11, --grace, --expires and --offline go with --signing"
+        )
     folder = profile_folder(args)
     profile = read_profile(folder)
     new, old = rotate(folder)

@@ -117,6 +117,31 @@ class Admin:
     async def add_encryption_key(self, party: str, jwk: dict[str, Any]) -> dict[str, Any]:
         return await self._call("POST", f"/v1/admin/parties/{party}/encryption-keys", {"jwk": jwk})
 
+    async def rotate_client_key(
+        self,
+        client_id: str,
+        jwk: dict[str, Any],
+        *,
+        grace: int | None = None,
+        expires_at: int | None = None,
+    ) -> dict[str, Any]:
+        """Issue 18: register a client's new signing key; the old one verifies for
+        ``grace`` seconds (the server's default when None), then is refused."""
+        body: dict[str, Any] = {"jwk": jwk}
+        if grace is not None:
+            body["grace"] = grace
+        if expires_at is not None:
+            body["expires_at"] = expires_at
+        return await self._call("POST", _client_path(client_id) + "/signing-key", body)
+
+    async def set_key_expiry(
+        self, *, client_id: str | None = None, kid: str | None = None, expires_at: int | None
+    ) -> dict[str, Any]:
+        """Issue 18: a client's signing key or an encryption key expires at ``expires_at``
+        (ms; None clears it)."""
+        body = {"client": client_id, "kid": kid, "expires_at": expires_at}
+        return await self._call("PUT", "/v1/admin/key-expiry", body)
+
     async def revoke_key(self, kid: str) -> dict[str, Any]:
         return await self._call("POST", f"/v1/admin/keys/{kid}/revoke")
 

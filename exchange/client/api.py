@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from exchange.bulletin.validate import validate_bulletin
+from exchange.client import server_key as server_keys
 from exchange.client.audit import LogMonitor
 from exchange.client.directory import Directory, parse_directory
 from exchange.client.receipt import Receipt, verify_receipt
@@ -83,7 +84,7 @@ class ExchangeClient(Transport):
             "retired_keys",
             [EncryptionPrivateKey.from_jwk(read_json(p)) for p in folder.glob("retired/*.jwk")],
         )
-        return cls(
+        client = cls(
             server_url=profile.server_url,
             client_id=profile.client_id,
             exchange_id=profile.exchange_id,
@@ -92,6 +93,8 @@ class ExchangeClient(Transport):
             encryption_key=enc,
             **kw,
         )
+        client.profile_dir = folder
+        return client
 
     async def __aenter__(self) -> ExchangeClient:
         return self
@@ -103,6 +106,7 @@ class ExchangeClient(Transport):
         if self._directory is None or refresh:
             _, data = await self.request("GET", "/v1/directory")
             d = parse_directory(data["directory"], await self.server_key())
+            server_keys.learn_from_directory(self, d.doc)
             if self._directory is not None and d.version < self._directory.version:
                 raise BadSignature("the directory version went backwards")
             if self.log is not None:
@@ -145,7 +149,9 @@ class ExchangeClient(Transport):
         return Receipt(**{**receipt.__dict__, "created": status == 201})
 
     async def verify_receipt(self, token: str) -> Receipt:
-        return verify_receipt(token, await self.server_key())
+        key = await self.server_key()
+        at = server_keys.claimed_time(token, "accepted_at")
+        return verify_receipt(token, lambda k: server_keys.server_key_at(self, key, k, at))
 
     async def open(self, envelope: str) -> OpenedBulletin:
         """Verify and decrypt with this party's key; every check of PROTOCOL §3."""
@@ -221,8 +227,13 @@ class ExchangeClient(Transport):
             raise BadSignature("the signing key is not a poster of the bulletin's iss")
         return opened
 
-    async def inbox(self, after: int = 0, limit: int = 100) -> tuple[list[dict[str, Any]], int]:
-        _, data = await self.request("GET", "/v1/inbox", params={"after": after, "limit": limit})
+    async def inbox(
+        self, after: int = 0, limit: int = 100, *, unacked: bool = False
+    ) -> tuple[list[dict[str, Any]], int]:
+        params: dict[str, str | int] = {"after": after, "limit": limit}
+        if unacked:  # only what no desk of the party has acknowledged yet
+            params["unacked"] = 1
+        _, data = await self.request("GET", "/v1/inbox", params=params)
         return data["items"], data["next"]
 
     async def get(self, bid: str) -> dict[str, Any]:

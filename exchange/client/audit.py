@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from exchange.audit import merkle
 from exchange.audit.digest import directory_digest
 from exchange.audit.privacy import is_committed, open_leaf
+from exchange.client import server_key as server_keys
 from exchange.crypto import b64u_decode, b64u_encode, jws
 from exchange.errors import ExchangeError, LogInconsistent, NotFound
 
@@ -60,7 +61,10 @@ class LogMonitor:
 
     async def parse_sth(self, token: str) -> TreeHead:
         key = await self.client.server_key()
-        v = jws.verify_compact(token, lambda k: key if k == key.kid else None, jws.TYP_STH)
+        at = server_keys.claimed_time(token, "timestamp")  # issue 18: a head signed earlier
+        v = jws.verify_compact(
+            token, lambda k: server_keys.server_key_at(self.client, key, k, at), jws.TYP_STH
+        )
         try:
             p = json.loads(v.payload)
             size, root, ts = int(p["tree_size"]), b64u_decode(p["root_hash"]), int(p["timestamp"])

@@ -75,6 +75,11 @@ def parse_directory(token: str, server_key: SigningPublicKey) -> Directory:
         for c in doc["clients"]:
             d.client_of[c["kid"]] = c
             d.signing[c["kid"]] = parse_signing_jwk(c["jwk"])
+            # issue 18: keys the client rotated away from still verify what they signed
+            # (the server refused them from retire_at on, so nothing newer is theirs)
+            for prev in c.get("previous_keys", ()):
+                d.client_of[prev["kid"]] = c | {"kid": prev["kid"], "jwk": prev["jwk"]}
+                d.signing[prev["kid"]] = parse_signing_jwk(prev["jwk"])
         for k in doc["encryption_keys"]:
             if k["status"] == "active":
                 d.encryption[k["kid"]] = parse_encryption_jwk(k["jwk"])

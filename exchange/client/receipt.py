@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from exchange.crypto import jws
@@ -26,9 +27,11 @@ class Receipt:
     created: bool
 
 
-def verify_receipt(token: str, key: SigningPublicKey) -> Receipt:
-    """Check the receipt's signature by the server key ``key`` and read its claims."""
-    v = jws.verify_compact(token, lambda k: key if k == key.kid else None, jws.TYP_RECEIPT)
+def verify_receipt(token: str, keys: Callable[[str], SigningPublicKey | None]) -> Receipt:
+    """Check the receipt's signature by the server key ``keys`` finds for its kid (the
+    current one, or one it rotated away from after the receipt, issue 18) and read its
+    claims."""
+    v = jws.verify_compact(token, keys, jws.TYP_RECEIPT)
     p = json.loads(v.payload)
     return Receipt(
         token=token,

@@ -9,14 +9,16 @@ import asyncio
 import json
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from exchange.client import server_key as server_keys
 from exchange.client._problems import error_from_problem
 from exchange.crypto import tokens
 from exchange.crypto.keys import Signer, SigningPublicKey, parse_signing_jwk
-from exchange.errors import BadSignature, RateLimited, StorageError
+from exchange.errors import RateLimited, StorageError
 
 __all__ = ["Transport"]
 
@@ -45,6 +47,10 @@ class Transport:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._server_key: SigningPublicKey | None = None
+        #: issue 18: server keys rotated away from (key, rotated at ms), and the profile
+        #: folder whose pinned kid follows a rotation
+        self.previous_server_keys: dict[str, tuple[SigningPublicKey, int]] = {}
+        self.profile_dir: Path | None = None
 
     async def close(self) -> None:
         if self._session is not None:
@@ -140,11 +146,10 @@ class Transport:
             _, jwk = await self.request("GET", "/v1/server-key", auth=False)
             key = parse_signing_jwk(jwk)
             if self.server_kid is not None and key.kid != self.server_kid:
-                raise BadSignature(
-                    f"the server at {self.server_url} has key {key.kid}, but this profile "
-                    f"pinned {self.server_kid}: refusing to talk to it (ask the operator "
-                    "whether the server key changed)"
-                )
+                # issue 18: only statements signed by the pinned key lead to another
+                chain = await server_keys.follow_rotation(self, self.server_kid, key)
+                self.previous_server_keys.update(chain)
+                server_keys.repin(self, key.kid)
             self.server_kid = key.kid
             self._server_key = key
         return self._server_key

@@ -15,6 +15,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from exchange.client.expiry import client_warnings
 from exchange.console import i18n
 from exchange.console.forms import LABELS
 from exchange.console.security import SECRETS_KEY, Secrets, security_middleware
@@ -160,6 +161,7 @@ def render(request: web.Request, template: str, context: dict[str, Any]) -> web.
         "can_read": state.can_read,
         "path": request.path_qs,
         "stream_error": state.stream_error,
+        "key_warnings": client_warnings(state.client, use_profile=False),  # issue 18
     }
     response = aiohttp_jinja2.render_template(template, request, {**base, **context})
     response.headers["Content-Language"] = i18n.current()

@@ -26,8 +26,10 @@ __all__ = [
     "TYP_BULLETIN",
     "TYP_DIRECTORY",
     "TYP_ENVELOPE",
+    "TYP_KEY_PROOF",
     "TYP_RECEIPT",
     "TYP_REQUEST",
+    "TYP_SERVER_KEY_ROTATION",
     "TYP_STH",
     "VerifiedJWS",
     "check_header",
@@ -43,6 +45,10 @@ TYP_RECEIPT = "avsec-receipt+jws"
 TYP_STH = "avsec-sth+jws"
 TYP_DIRECTORY = "avsec-directory+jws"
 TYP_REQUEST = "avsec-req+jwt"
+#: issue 18: a client's new signing key proves possession; the server's old key names
+#: its successor
+TYP_KEY_PROOF = "avsec-key-proof+jws"
+TYP_SERVER_KEY_ROTATION = "avsec-server-key-rotation+jws"
 
 #: Header members that would let the token choose its own key or change how it is read.
 FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256", "crit", "b64", "zip"})

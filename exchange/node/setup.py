@@ -21,7 +21,7 @@ from exchange.service.clock import Clock
 from exchange.store.db import Database
 from exchange.store.migrate import check_exchange_id, check_schema, require_database, upgrade
 
-__all__ = ["init", "open_exchange"]
+__all__ = ["init", "new_server_key", "open_exchange"]
 
 
 async def open_exchange(
@@ -71,7 +71,7 @@ async def init(
     try:
         await upgrade(db)
         await check_exchange_id(db, config.exchange_id, record=True)
-        server_signer, server_doc = _new_server_key(signing, pkcs11_uri)
+        server_signer, server_doc = new_server_key(signing, pkcs11_uri)
         admin_signer = generate_signer("ed25519" if signing == "ed25519" else "hybrid")
         ex = Exchange(config, db, server_signer)
         await bootstrap(
@@ -93,7 +93,7 @@ async def init(
     return folder
 
 
-def _new_server_key(signing: str, pkcs11_uri: str | None) -> tuple[SigningKey, dict[str, str]]:
+def new_server_key(signing: str, pkcs11_uri: str | None) -> tuple[SigningKey, dict[str, str]]:
     """A new server key and what ``signing.jwk`` holds: the private JWK or a token reference."""
     if signing not in ("hybrid", "ed25519"):
         raise InputError("the signing key kind is hybrid or ed25519")

@@ -14,6 +14,7 @@ from exchange.service.directory import Directory
 from exchange.service.signing_policy import check_key
 from exchange.store import directory_status as status_store
 from exchange.store import groups as group_store
+from exchange.store import key_lifecycle as kl
 from exchange.store import parties as party_store
 from exchange.store import signing_policy as policy_store
 
@@ -76,9 +77,19 @@ async def add_party(dirs: Directory, caller: Caller, *, id: str, name: str, kind
 
 
 async def add_client(
-    dirs: Directory, caller: Caller, *, id: str, party: str, roles: list[str], jwk: object
+    dirs: Directory,
+    caller: Caller,
+    *,
+    id: str,
+    party: str,
+    roles: list[str],
+    jwk: object,
+    expires_at: int | None = None,
 ) -> tuple[str, int]:
     caller.require("admin")
+    now = dirs.clock.ms()
+    if expires_at is not None and expires_at <= now:
+        raise InputError("expires_at is in the past")
     if id.split("/", 1)[0] != party:
         raise InputError(f"client id {id} must start with its party '{party}/'")
     if "admin" in roles and party != caller.party:
@@ -86,7 +97,6 @@ async def add_client(
         # operator's party (bootstrap, then this rule), so that party is the caller's.
         raise InputError("the admin role is only for clients of the exchange operator")
     key = parse_signing_jwk(jwk)
-    now = dirs.clock.ms()
 
     def change(conn: Connection) -> int:
         if party_store.party_exists(conn, party):
@@ -101,19 +111,23 @@ async def add_client(
             roles=frozenset(roles),
             now=now,
         )
-        return dirs.record_change(
-            conn, "add-client", {"client": id, "kid": key.kid, "roles": sorted(roles)}
-        )
+        subject: dict[str, Any] = {"client": id, "kid": key.kid, "roles": sorted(roles)}
+        if expires_at is not None:  # issue 18
+            kl.set_client_expiry_txn(conn, id, expires_at)
+            subject["expires_at"] = expires_at
+        return dirs.record_change(conn, "add-client", subject)
 
     return key.kid, await dirs.write(change)
 
 
 async def add_enc_key(
-    dirs: Directory, caller: Caller, *, party: str, jwk: object
+    dirs: Directory, caller: Caller, *, party: str, jwk: object, expires_at: int | None = None
 ) -> tuple[str, int]:
     caller.require("admin")
     key = parse_encryption_jwk(jwk)
     now = dirs.clock.ms()
+    if expires_at is not None and expires_at <= now:
+        raise InputError("expires_at is in the past")
 
     def change(conn: Connection) -> int:
         if party_store.party_exists(conn, party):
@@ -121,20 +135,27 @@ async def add_enc_key(
         retired = party_store.add_enc_key(
             conn, party=party, kid=key.kid, alg=key.alg, jwk=key.to_jwk(), now=now
         )
-        return dirs.record_change(
-            conn,
-            "add-encryption-key",
-            {"party": party, "kid": key.kid, "alg": key.alg, "retired": retired},
-        )
+        subject: dict[str, Any] = {"party": party, "kid": key.kid, "alg": key.alg}
+        subject["retired"] = retired
+        if expires_at is not None:  # issue 18
+            kl.set_enc_key_expiry_txn(conn, key.kid, expires_at)
+            subject["expires_at"] = expires_at
+        return dirs.record_change(conn, "add-encryption-key", subject)
 
     return key.kid, await dirs.write(change)
 
 
 async def revoke_key(dirs: Directory, caller: Caller, *, kid: str) -> int:
     caller.require("admin")
+    now = dirs.clock.ms()
 
     def change(conn: Connection) -> int:
-        kind, owner = party_store.revoke_key(conn, kid)
+        # issue 18: a key a client rotated away from loses the rest of its grace period
+        previous_of = kl.end_grace_txn(conn, kid, now)
+        if previous_of is not None:
+            kind, owner = "previous-signing", previous_of
+        else:
+            kind, owner = party_store.revoke_key(conn, kid)
         return dirs.record_change(
             conn, "revoke-key", {"kid": kid, "key_kind": kind, "owner": owner}
         )

@@ -73,7 +73,7 @@ async def _sender_key(
             # checked); authentication left the parsed key in the shared cache.
             return caller.client_id, own
     client = await adm.clients.by_kid(kid)
-    if client is None or client.status != "active":
+    if client is None or client.status != "active" or client.lapsed:
         raise UnknownKey("the envelope's signing key is not an active client key")
     if "poster" not in client.roles:
         raise Forbidden("the envelope's signing key is not a poster's")

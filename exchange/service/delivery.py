@@ -37,12 +37,12 @@ __all__ = [
 
 
 async def inbox(
-    ex: Exchange, caller: Caller, after: int, limit: int
+    ex: Exchange, caller: Caller, after: int, limit: int, *, unacked: bool = False
 ) -> tuple[list[dict[str, Any]], int]:
     caller.require("reader")
     page_bytes = ex.limits.page_bytes
     items, _more = await ex.db.run_read(
-        lambda c: inbox_store.inbox_page(c, caller.party, after, limit, page_bytes)
+        lambda c: inbox_store.inbox_page(c, caller.party, after, limit, page_bytes, unacked=unacked)
     )
     ex.marker.mark(caller.party, [i["seq"] for i in items])
     return items, items[-1]["seq"] if items else after
@@ -224,6 +224,7 @@ def _reads(row: party_store.ClientRow | None, party: str) -> bool:
     return (
         row is not None
         and row.status == "active"
+        and row.lapsed is None
         and "reader" in row.roles
         and (row.party == party)
     )

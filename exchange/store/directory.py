@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from exchange.store import key_lifecycle
 from exchange.store import schema as s
 from exchange.store import signing_policy as policy
 from exchange.store.groups import sub_dict
@@ -77,6 +78,7 @@ def load_all(conn: Connection) -> dict[str, Any]:
             ).all(),
         )
     ]
+    lifecycle = key_lifecycle.annotate_txn(conn, clients, keys)  # issue 18
     members: dict[str, list[dict[str, str]]] = {}
     for r in conn.execute(
         select(s.memberships).order_by(s.memberships.c.group_id, s.memberships.c.party)
@@ -101,6 +103,7 @@ def load_all(conn: Connection) -> dict[str, Any]:
     extra = policy.annotate(conn, parties)  # issue 20
     return {
         **extra,
+        **lifecycle,
         "version": current_version(conn),
         "parties": parties,
         "clients": clients,

@@ -23,6 +23,11 @@ _INBOX_ROWS = (
 )
 
 
+# ``exchange inbox --unacknowledged``: deliveries no desk of the party has acked yet
+# (``acked_at`` is kept by the trigger on ``acks``)
+_INBOX_UNACKED_ROWS = _INBOX_ROWS.where(s.deliveries.c.acked_at.is_(None))
+
+
 def inbox_rows(
     conn: Connection,
     party: str,
@@ -31,15 +36,18 @@ def inbox_rows(
     max_bytes: int,
     *,
     chunk: int = 32,
+    unacked: bool = False,
 ) -> tuple[list[Any], bool]:
     """The rows (:data:`ITEM_COLUMNS`) of one inbox page after ``after``: at most
     ``limit`` items whose envelopes total at most ``max_bytes`` (one item always fits),
-    read ``chunk`` rows at a time. Returns the rows and whether more may follow."""
+    read ``chunk`` rows at a time. Returns the rows and whether more may follow.
+    ``unacked`` keeps only the deliveries the party has not acknowledged."""
+    query = _INBOX_UNACKED_ROWS if unacked else _INBOX_ROWS
     out: list[Any] = []
     size = 0
     while len(out) < limit:
         want = min(chunk, limit - len(out))
-        batch = conn.execute(_INBOX_ROWS, {"party": party, "after": after, "n": want}).all()
+        batch = conn.execute(query, {"party": party, "after": after, "n": want}).all()
         for row in batch:
             n = len(row.envelope)
             if out and size + n > max_bytes:
@@ -60,10 +68,11 @@ def inbox_page(
     max_bytes: int,
     *,
     chunk: int = 32,
+    unacked: bool = False,
 ) -> tuple[list[dict[str, Any]], bool]:
     """The items (PROTOCOL §7) of :func:`inbox_rows`: the REST inbox's page; the stream
     reads the rows and encodes them itself."""
-    rows, more = inbox_rows(conn, party, after, limit, max_bytes, chunk=chunk)
+    rows, more = inbox_rows(conn, party, after, limit, max_bytes, chunk=chunk, unacked=unacked)
     return [item_of(r) for r in rows], more
 
 

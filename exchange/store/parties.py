@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from exchange.errors import Conflict, NotFound
+from exchange.store import key_lifecycle
 from exchange.store import schema as s
 from exchange.store import signing_policy as policy
 
@@ -39,6 +41,9 @@ class ClientRow:
     status: str
     party_status: str = "active"  # read with the row for authentication
     hybrid_required: bool = False  # issue 20: set by client_by_kid only
+    # issue 18 (ms): a rotated-away key's end of grace; the current key's expiry date
+    retire_at: int | None = None
+    expires_at: int | None = None
 
     @classmethod
     def of(cls, row: Any) -> ClientRow:
@@ -51,7 +56,19 @@ class ClientRow:
             status=row.status,
             party_status=getattr(row, "party_status", "active"),
             hybrid_required=bool(row._mapping.get("hybrid_required", False)),
+            retire_at=row._mapping.get("retire_at"),
+            expires_at=row._mapping.get("expires_at"),
         )
+
+    @property
+    def lapsed(self) -> str | None:
+        """Issue 18: why this key is refused now (rotated away, or expired), else None."""
+        now = time.time() * 1000
+        if self.retire_at is not None and now >= self.retire_at:
+            return "key retired: this client has rotated to a new signing key"
+        if self.expires_at is not None and now >= self.expires_at:
+            return "key expired: register a new signing key"
+        return None
 
     @property
     def refusal(self) -> str | None:
@@ -60,7 +77,7 @@ class ClientRow:
             return "key revoked" if self.status == "revoked" else f"client {self.status}"
         if self.party_status != "active":
             return f"party {self.party_status}"
-        return None
+        return self.lapsed
 
 
 @dataclass(frozen=True)
@@ -138,6 +155,8 @@ def add_client(
 
 def client_by_kid(conn: Connection, kid: str) -> ClientRow | None:
     row = conn.execute(_CLIENT_BY_KID, {"kid": kid}).first()
+    if row is None:  # issue 18: a key the client rotated away from (in its grace or past)
+        row = key_lifecycle.previous_client_row_txn(conn, kid)
     return ClientRow.of(row) if row else None
 
 

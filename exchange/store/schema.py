@@ -40,9 +40,11 @@ __all__ = [
     "memberships",
     "metadata",
     "parties",
+    "previous_signing_keys",
     "report_days",
     "report_dirty",
     "report_state",
+    "server_key_rotations",
     "signing_policy",
     "subscriptions",
 ]
@@ -80,6 +82,7 @@ clients = Table(
     Column("roles", String(64), nullable=False),  # comma-separated, sorted
     Column("status", String(16), nullable=False),  # active | revoked
     Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),  # issue 18: refused from then on
 )
 
 enc_keys = Table(
@@ -91,6 +94,7 @@ enc_keys = Table(
     Column("jwk", Text, nullable=False),
     Column("status", String(16), nullable=False),  # active | retired | revoked
     Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),  # issue 18: senders stop sealing to it
 )
 
 groups = Table(
@@ -345,4 +349,28 @@ report_state = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("built_until", BigInteger, nullable=False),
+)
+
+# Issue 18: a client's signing keys before its current one (``clients.kid``). Each still
+# verifies until ``retire_at`` (the grace period), then is refused; kept for the record
+# and so that recipients verify what it signed before.
+previous_signing_keys = Table(
+    "previous_signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("client_id", String(96), ForeignKey("clients.id"), nullable=False, index=True),
+    Column("jwk", Text, nullable=False),
+    Column("rotated_at", BigInteger, nullable=False),
+    Column("retire_at", BigInteger, nullable=False),
+)
+
+# Issue 18: each rotation of the server's signing key, with the statement the old key
+# signed over the new one (GET /v1/server-key/rotation), oldest first.
+server_key_rotations = Table(
+    "server_key_rotations",
+    metadata,
+    Column("old_kid", String(64), primary_key=True),
+    Column("new_kid", String(64), nullable=False, unique=True),
+    Column("statement", Text, nullable=False),
+    Column("at", BigInteger, nullable=False),
 )

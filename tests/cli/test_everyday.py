@@ -70,6 +70,12 @@ def test_sent_and_inbox_filters(short_flash, cli, running, enrol, examples) -> N
     page = json.loads(cli("inbox", "--json", "--priority", "flash", "--limit", "1", *UZ).out)
     assert [i["bid"] for i in page["items"]] == [b2]
     assert bids("--priority", "flash", "--after", str(page["next"])) == []
+    # acknowledged by any desk of the party: the server keeps only what none has acked
+    assert bids("--unacknowledged") == [b2]
+    assert bids("--unacknowledged", "--sender", "KZ") == [b2]  # with the CLI's filters too
+    assert bids("--unacknowledged", "--priority", "routine") == [b2]
+    ge = json.loads(cli("inbox", "--json", "--unacknowledged", "--profile", "keys/GE/ops").out)
+    assert [i["bid"] for i in ge["items"]] == [b2, b3]  # GE acked b1 only
     table = cli("inbox", *UZ).ok().out
     assert "flash (SS)" in table and "routine (GG)" in table
     r = cli("inbox", "--since", "yesterday", *UZ)
