@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_key_lifecycle"
-down_revision = "0007_pq"
+down_revision = "0008_audit_privacy"
 branch_labels = None
 depends_on = None
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_report_summaries"
-down_revision = "0007_pq"
+down_revision = "0009_key_lifecycle"
 branch_labels = None
 depends_on = None
 
