@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from exchange.crypto import b64u_decode, jws
 from exchange.crypto.keys import SigningPublicKey, parse_signing_jwk
 from exchange.errors import BadSignature, ExchangeError
 
-if TYPE_CHECKING:
-    from exchange.client.transport import Transport
-
 __all__ = [
+    "RotationClient",
     "claimed_time",
     "follow_rotation",
     "learn_from_directory",
@@ -26,6 +25,18 @@ __all__ = [
     "signed_before",
     "verify_statement",
 ]
+
+
+class RotationClient(Protocol):
+    """What following a rotation needs of the SDK's transport (``client/transport.py``,
+    which calls in here: a Protocol, not an import, keeps the two out of a cycle)."""
+
+    server_url: str
+    previous_server_keys: dict[str, tuple[SigningPublicKey, int]]
+    profile_dir: Path | None
+
+    async def request(self, method: str, path: str, *, auth: bool = ...) -> tuple[int, Any]: ...
+
 
 #: a chain longer than this is refused (each rotation is an operator's act)
 _MAX_CHAIN = 32
@@ -54,7 +65,7 @@ def verify_statement(statement: str, old_kid: str) -> tuple[SigningPublicKey, di
 
 
 async def follow_rotation(
-    client: Transport, pinned: str, served: SigningPublicKey
+    client: RotationClient, pinned: str, served: SigningPublicKey
 ) -> dict[str, tuple[SigningPublicKey, int]]:
     """The keys from ``pinned`` to ``served`` (each old key with the time it was rotated
     away from, ms), if signed statements lead there; else :class:`BadSignature`."""
@@ -105,7 +116,7 @@ def claimed_time(token: str, member: str) -> str | int | None:
 
 
 def server_key_at(
-    client: Transport, current: SigningPublicKey, kid: str, at: str | int | None
+    client: RotationClient, current: SigningPublicKey, kid: str, at: str | int | None
 ) -> SigningPublicKey | None:
     """The key that may have signed a server object (a receipt, a tree head) dated
     ``at``: the current key, or a previous one for what it signed before its rotation."""
@@ -115,7 +126,7 @@ def server_key_at(
     return prev[0] if prev is not None and signed_before(at, prev[1]) else None
 
 
-def learn_from_directory(client: Transport, doc: dict[str, Any]) -> None:
+def learn_from_directory(client: RotationClient, doc: dict[str, Any]) -> None:
     """The directory (signed by the current key) lists the previous server keys: a desk
     made after a rotation verifies what they signed before it."""
     for p in doc.get("previous_server_keys", ()):
@@ -125,7 +136,7 @@ def learn_from_directory(client: Transport, doc: dict[str, Any]) -> None:
                 client.previous_server_keys[key.kid] = (key, int(p["until"]))
 
 
-def repin(client: Transport, kid: str) -> None:
+def repin(client: RotationClient, kid: str) -> None:
     """Pin ``kid`` in the client's profile.json, if it came from a profile."""
     from dataclasses import replace
 
