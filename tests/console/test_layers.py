@@ -16,6 +16,7 @@ ALLOWED = (
     "exchange.audit",
     "exchange.console",
     "exchange.errors",
+    "exchange.vocab",
 )
 FORBIDDEN = ("exchange.service", "exchange.store", "exchange.api", "exchange.server")
 
