@@ -17,6 +17,7 @@ ALLOWED = (
     "exchange.console",
     "exchange.errors",
     "exchange.reports",  # the report renderers: pure, on the SDK's report document
+    "exchange.vocab",
 )
 FORBIDDEN = ("exchange.service", "exchange.store", "exchange.api", "exchange.node")
 
