@@ -192,7 +192,7 @@ class ExchangeClient(Transport):
         if not isinstance(index, int):
             raise LogInconsistent("the bulletin names no log entry")
         if self.log is not None:
-            entry = await self.log.check_included(index)
+            entry = await self.log.check_included(index, committed=True)
         else:
             entry = await LogMonitor(self).opened_entry(index)  # opened: issue 17
         digest = b64u_encode(info.sha256)

@@ -145,15 +145,33 @@ class LogMonitor:
         """The entry at ``index`` (opened when committed), without an inclusion proof."""
         return await self.read_entry(await self.entry(index), index)
 
-    async def check_included(self, index: int) -> dict[str, Any]:
+    async def _fetch_opened(self, index: int) -> tuple[bytes, dict[str, Any]] | None:
+        """One request for a committed entry the client expects to be entitled to: the
+        leaf and its checked opening, or None when the server has no opening for it (a
+        leaf written before leaf privacy)."""
+        try:
+            _, data = await self.client.request("GET", f"/v1/audit/entries/{index}/opening")
+        except NotFound:
+            return None
+        try:
+            leaf = b64u_decode(str(data["leaf"]))
+            opening = b64u_decode(str(data["opening"]))
+        except (ExchangeError, KeyError, TypeError) as exc:
+            raise LogInconsistent(f"the opening of entry {index} is malformed") from exc
+        return leaf, open_leaf(leaf, opening)
+
+    async def check_included(self, index: int, *, committed: bool = False) -> dict[str, Any]:
         """The entry at ``index``, proven included under the current head; a committed
-        leaf is opened (the caller must be entitled to it)."""
+        leaf is opened (the caller must be entitled to it). ``committed``: the caller
+        expects a bulletin or ack entry of its own, fetched with its opening in one
+        request (the leaf it carries is the one proven below)."""
         head = self.head or await self.update()
         if index >= head.size:
             head = await self.update()
         if not 0 <= index < head.size:
             raise LogInconsistent(f"entry {index} is not in the log of {head.size} entries")
-        leaf = await self.entry(index)
+        fetched = await self._fetch_opened(index) if committed else None
+        leaf = fetched[0] if fetched is not None else await self.entry(index)
         _, proof = await self.client.request(
             "GET", "/v1/audit/proof", params={"index": index, "size": head.size}
         )
@@ -161,11 +179,11 @@ class LogMonitor:
             merkle.leaf_hash(leaf), index, head.size, proof_hashes(proof.get("path", [])), head.root
         ):
             raise LogInconsistent(f"entry {index} is not included under the signed tree head")
-        return await self.read_entry(leaf, index)
+        return fetched[1] if fetched is not None else await self.read_entry(leaf, index)
 
     async def check_receipt(self, receipt: Receipt) -> None:
         """The receipt's bulletin is in the log as the receipt says."""
-        e = await self.check_included(receipt.log_index)
+        e = await self.check_included(receipt.log_index, committed=True)
         want = {
             "kind": "bulletin",
             "bid": receipt.bid,
@@ -183,7 +201,7 @@ class LogMonitor:
         index, token = ack.get("log_index"), ack.get("jws")
         if type(index) is not int or not isinstance(token, str):
             raise LogInconsistent("the ack names no log entry")
-        e = await self.check_included(index)
+        e = await self.check_included(index, committed=True)
         want = {
             "kind": "ack",
             "bid": ack.get("bid"),
