@@ -8,9 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from exchange.bulletin.item import FIELDS, from_meta, inbox_body
+from exchange.bulletin.item import FIELDS, frame_of_row, from_meta, inbox_body
 from exchange.bulletin.item import frame as frame_of
-from exchange.bulletin.item import frame_of_row
 from exchange.bulletin.item import from_row as item_of
 from exchange.store.bulletins import item_of as store_item_of
 
