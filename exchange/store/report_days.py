@@ -117,8 +117,8 @@ def _build(conn: Connection, first: int, last: int) -> None:
             f"""SELECT b.accepted_at / {DAY_MS} AS day, b.iss, d.party, d.priority, b.groups,
                    b.accepted_at AS acc, d.deadline, d.delivered_at, d.acked_at, d.read_at,
                    d.actioned_at
-            FROM bulletins b JOIN deliveries d ON d.bid = b.bid
-            WHERE b.accepted_at >= :lo AND b.accepted_at < :hi"""
+            FROM bulletins b CROSS JOIN deliveries d
+            WHERE d.bid = b.bid AND b.accepted_at >= :lo AND b.accepted_at < :hi"""
         ),
         {"lo": first * DAY_MS, "hi": (last + 1) * DAY_MS},
     ).all()

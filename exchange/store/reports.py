@@ -65,7 +65,10 @@ def _scope_sql(scope: Scope, b: str = "b", d: str = "d") -> tuple[str, dict[str,
     if scope.kind == "group":
         return (
             f" AND {b}.groups LIKE :gpat"
-            f" AND {d}.party IN (SELECT m.party FROM memberships m WHERE m.group_id = :gid)",
+            # ``|| ''``: not an index key, so the period (or deadline) index drives the
+            # query instead of every delivery of the members
+            f" AND ({d}.party || '') IN (SELECT m.party FROM memberships m"
+            " WHERE m.group_id = :gid)",
             {"gpat": "%" + json.dumps(scope.id) + "%", "gid": scope.id},
         )
     if scope.kind == "party":
@@ -103,7 +106,7 @@ def _create_temp(
         conn.execute(text(f"DROP TABLE IF EXISTS temp.{_TEMP}"))
     # one statement per range, each along the acceptance-time index (an OR of ranges
     # would scan every bulletin), and each bulletin's deliveries by their bid index
-    # (deliveries are keyed by party first)
+    # (deliveries are keyed by party first); CROSS JOIN keeps SQLite's bulletins outer
     for i, (a, z) in enumerate(ranges or [(0, 0)]):
         head = create if i == 0 else f"INSERT INTO {_TEMP}"
         conn.execute(
@@ -116,9 +119,9 @@ def _create_temp(
                        d.acked_at - b.accepted_at AS d_ack,
                        d.read_at - b.accepted_at AS d_read,
                        d.actioned_at - b.accepted_at AS d_act
-                FROM bulletins b
-                JOIN deliveries d ON d.bid = b.bid
-                WHERE b.accepted_at >= {int(a)} AND b.accepted_at < {int(z)}{where}"""
+                FROM bulletins b CROSS JOIN deliveries d
+                WHERE d.bid = b.bid
+                  AND b.accepted_at >= {int(a)} AND b.accepted_at < {int(z)}{where}"""
             ),
             params,
         )
