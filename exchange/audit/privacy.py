@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from exchange.audit.canonical import canonical_json
-from exchange.crypto._b64 import b64u_decode, b64u_encode
+from exchange.crypto import b64u_decode, b64u_encode
 from exchange.errors import ExchangeError, LogInconsistent
 
 __all__ = [

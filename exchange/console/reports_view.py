@@ -21,6 +21,7 @@ from exchange.console.app import ADMIN_KEY, STATE_KEY, render
 from exchange.console.security import DATA_IMAGES
 from exchange.errors import ExchangeError
 from exchange.reports import CSS, render_csv, render_html, report_context
+from exchange.vocab import POSTING_ROLES
 
 __all__ = ["Choice", "routes", "scopes"]
 
@@ -55,7 +56,7 @@ async def scopes(request: web.Request) -> list[Choice]:
         out.append(Choice("party", i18n.gettext("My State: %(name)s (%(party)s)") % me))
     for g in d.doc.get("groups", []):
         roles = {m.get("party"): m.get("role") for m in g.get("members", [])}
-        if admin or roles.get(state.party) in ("chair", "member"):
+        if admin or roles.get(state.party) in POSTING_ROLES:
             gid = str(g.get("id"))
             label = i18n.gettext("Group %(g)s: %(name)s") % {"g": gid, "name": g.get("name", "")}
             out.append(Choice("group:" + gid, label, group=gid))

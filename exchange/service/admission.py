@@ -32,7 +32,7 @@ from exchange.errors import (
     UnknownKey,
 )
 from exchange.routing import recipients as route
-from exchange.service.auth import KID, KeyCache
+from exchange.service.auth import KeyCache
 from exchange.service.batch import Batcher
 from exchange.service.caller import Caller
 from exchange.service.clients import ClientCache
@@ -44,7 +44,7 @@ from exchange.service.view import ViewCache
 from exchange.store import audit as audit_store
 from exchange.store import bulletins as bstore
 from exchange.store.db import Database
-from exchange.vocab import iat_problem
+from exchange.vocab import KID_RE, iat_problem
 
 __all__ = ["Admissions"]
 
@@ -63,7 +63,7 @@ async def _sender_key(
     except Exception as exc:  # pragma: no cover - peek_header raises library errors only
         raise MalformedEnvelope("envelope is not a compact JWS") from exc
     kid = header.get("kid")
-    if not isinstance(kid, str) or not KID.fullmatch(kid):
+    if not isinstance(kid, str) or not KID_RE.fullmatch(kid):
         raise MalformedEnvelope("envelope header has no usable kid")
     if kid == caller.kid:
         own = adm.keys.get(kid)

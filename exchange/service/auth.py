@@ -4,7 +4,6 @@ request tokens and envelope signatures share."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from cachetools import LRUCache
@@ -21,12 +20,12 @@ from exchange.service.signing_policy import check_key
 from exchange.service.spend import JtiSpender
 from exchange.store import replay
 from exchange.store.db import Database
+from exchange.vocab import KID_RE
 
-__all__ = ["KID", "Authenticator", "KeyCache"]
+__all__ = ["Authenticator", "KeyCache"]
 
 #: a kid is a base64url thumbprint (PROTOCOL §2); anything else is refused before the
 #: database sees it (PostgreSQL cannot even compare a string holding NUL)
-KID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class KeyCache:
@@ -90,7 +89,7 @@ class Authenticator:
         except ExchangeError as exc:
             raise AuthError("malformed token") from exc
         kid = header.get("kid")
-        if not isinstance(kid, str) or not KID.fullmatch(kid):
+        if not isinstance(kid, str) or not KID_RE.fullmatch(kid):
             raise AuthError("token has no usable kid")
         client = await self.clients.by_kid(kid)
         if client is None:

@@ -114,18 +114,24 @@ async def test_report_summaries_migration_trigger_and_downgrade(db_url: str) -> 
     and the downgrade removes the tables and the trigger."""
     db = Database(db_url)
     try:
-        async with db.engine.begin() as conn:
-            await conn.run_sync(lambda c: command.upgrade(_config(c), "head"))
-            await conn.run_sync(_old_rows)  # its two acks fire the trigger
-            days = await conn.execute(select(s.report_dirty.c.day))
+
+        def up(conn: Connection) -> None:
+            command.upgrade(_config(conn), "head")
+            _old_rows(conn)  # its two acks fire the trigger
+            days = conn.execute(select(s.report_dirty.c.day))
             assert sorted(days.scalars()) == [0, 0]  # accepted at 1,000 ms: day 0
-        async with db.engine.begin() as conn:
-            await conn.run_sync(lambda c: command.downgrade(_config(c), "0007_pq"))
-            tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
+
+        def down(conn: Connection) -> None:
+            command.downgrade(_config(conn), "0007_pq")
+            tables = inspect(conn).get_table_names()
             assert not {"report_days", "report_dirty", "report_state"} & set(tables)
-            await conn.execute(insert(s.acks), [_ack("actioned", 9_000)])  # no trigger left
-        async with db.engine.begin() as conn:
-            await conn.run_sync(lambda c: command.upgrade(_config(c), "head"))
-            assert not list(await conn.execute(select(s.report_dirty.c.day)))
+            conn.execute(insert(s.acks), [_ack("actioned", 9_000)])  # no trigger left
+
+        def up_again(conn: Connection) -> None:
+            command.upgrade(_config(conn), "head")
+            assert not list(conn.execute(select(s.report_dirty.c.day)))
+
+        for step in (up, down, up_again):
+            await db.run_write(step)
     finally:
         await db.close()
