@@ -21,12 +21,12 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from exchange.bulletin import item as inbox_item
-from exchange.bulletin.vocab import PRIORITIES, TYPES, meets_min_priority
 from exchange.errors import ExchangeError, InputError
 from exchange.service import delivery
 from exchange.service.clock import iso_ms
 from exchange.service.core import Caller, Exchange
 from exchange.store import inbox as inbox_store
+from exchange.vocab import PRIORITIES, TYPES, meets_min_priority
 
 __all__ = ["Filters", "Session", "Sink"]
 

@@ -9,7 +9,6 @@ import pytest
 
 MODULES = [
     "exchange.bulletin",
-    "exchange.bulletin.vocab",
     "exchange.vocab",
     "exchange.bulletin.validate",
     "exchange.bulletin._schema",
@@ -37,7 +36,6 @@ def test_imports_alone() -> None:
     "module",
     [
         "exchange.bulletin",
-        "exchange.bulletin.vocab",
         "exchange.vocab",
         "exchange.bulletin.validate",
         "exchange.routing",
