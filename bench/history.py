@@ -13,7 +13,7 @@ in its own way:
 
 Priority shapes both the mix (half routine, 3 % flash) and the speed (flash is handled
 ten times faster than ``priority``). Rows are inserted in batches through
-``exchange.store.history.bulk_history_txn`` (three executemany statements per batch): no
+``exchange.store.history.bulk_history`` (three executemany statements per batch): no
 HTTP, no crypto, no audit log. For benchmarks and examples only.
 
 Run on an initialised exchange (``exchange init --db URL``) or with ``--migrate``:
@@ -288,7 +288,7 @@ async def generate(
     first = 1_000_000_000  # far from the seqs of bulletins posted through the API
     for i in range(0, n, batch):
         b, d, a = _batch(rng, first + i, times[i : i + batch], start, end)
-        await db.run_write(lambda c, b=b, d=d, a=a: history.bulk_history_txn(c, b, d, a))
+        await db.run_write(lambda c, b=b, d=d, a=a: history.bulk_history(c, b, d, a))
         counts["bulletins"] += len(b)
         counts["deliveries"] += len(d)
         counts["acks"] += len(a)

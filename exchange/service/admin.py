@@ -113,7 +113,7 @@ async def add_client(
         )
         subject: dict[str, Any] = {"client": id, "kid": key.kid, "roles": sorted(roles)}
         if expires_at is not None:  # issue 18
-            kl.set_client_expiry_txn(conn, id, expires_at)
+            kl.set_client_expiry(conn, id, expires_at)
             subject["expires_at"] = expires_at
         return dirs.record_change(conn, "add-client", subject)
 
@@ -138,7 +138,7 @@ async def add_enc_key(
         subject: dict[str, Any] = {"party": party, "kid": key.kid, "alg": key.alg}
         subject["retired"] = retired
         if expires_at is not None:  # issue 18
-            kl.set_enc_key_expiry_txn(conn, key.kid, expires_at)
+            kl.set_enc_key_expiry(conn, key.kid, expires_at)
             subject["expires_at"] = expires_at
         return dirs.record_change(conn, "add-encryption-key", subject)
 
@@ -151,7 +151,7 @@ async def revoke_key(dirs: Directory, caller: Caller, *, kid: str) -> int:
 
     def change(conn: Connection) -> int:
         # issue 18: a key a client rotated away from loses the rest of its grace period
-        previous_of = kl.end_grace_txn(conn, kid, now)
+        previous_of = kl.end_grace(conn, kid, now)
         if previous_of is not None:
             kind, owner = "previous-signing", previous_of
         else:

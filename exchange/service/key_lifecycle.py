@@ -66,7 +66,7 @@ async def _rotate(
 
     def change(conn: Connection) -> tuple[str, int]:
         check_key(policy_store.hybrid_required(conn, party), key, InvalidKey)
-        old = kl.rotate_client_key_txn(
+        old = kl.rotate_client_key(
             conn,
             client_id=client_id,
             kid=key.kid,
@@ -145,10 +145,10 @@ async def set_expiry(
 
     def change(conn: Connection) -> int:
         if client_id is not None:
-            kl.set_client_expiry_txn(conn, client_id, expires_at)
+            kl.set_client_expiry(conn, client_id, expires_at)
             subject: dict[str, Any] = {"client": client_id}
         else:
-            party = kl.set_enc_key_expiry_txn(conn, str(kid), expires_at)
+            party = kl.set_enc_key_expiry(conn, str(kid), expires_at)
             subject = {"party": party, "kid": kid}
         return ex.directory.record_change(
             conn, "set-key-expiry", subject | {"expires_at": expires_at}

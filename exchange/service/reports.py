@@ -275,7 +275,7 @@ async def refresh_summaries(ex: Exchange, max_days: int | None = SUMMARY_DAYS_PE
     """Build the report summaries of past days and rebuild the changed ones (ADR 0018);
     the number of days left to build."""
     today = ex.clock.ms() // _DAY_MS
-    return await ex.db.run_write(lambda conn: report_days.refresh_txn(conn, today, max_days))
+    return await ex.db.run_write(lambda conn: report_days.refresh(conn, today, max_days))
 
 
 async def report(ex: Exchange, caller: Caller, q: Mapping[str, str]) -> dict[str, Any]:
@@ -285,7 +285,7 @@ async def report(ex: Exchange, caller: Caller, q: Mapping[str, str]) -> dict[str
     if unknown:
         raise InputError(f"unknown parameter {sorted(unknown)[0]!r}")
     await seen.flush(ex)  # this node's marks first, so that the report is current
-    dirs = await ex.db.run_read(rstore.directory_rows_txn)
+    dirs = await ex.db.run_read(rstore.directory_rows)
     scope = _scope(caller, q, dirs)
     lo, hi, bucket = _period(ex, q)
     now = ex.clock.ms()
@@ -297,10 +297,10 @@ async def report(ex: Exchange, caller: Caller, q: Mapping[str, str]) -> dict[str
     async with slots:
         await refresh_summaries(ex)
         fig = await ex.db.run_read(
-            lambda conn: rstore.figures_txn(conn, scope, lo, hi, now, bounds, limit)
+            lambda conn: rstore.figures(conn, scope, lo, hi, now, bounds, limit)
         )
     parties = _in_scope(scope, dirs)
-    seen_rows = await ex.db.run_read(lambda conn: rstore.seen_rows_txn(conn, parties))
+    seen_rows = await ex.db.run_read(lambda conn: rstore.seen_rows(conn, parties))
     return {
         "version": REPORT_VERSION,
         "scope": {"kind": scope.kind, "id": scope.id},

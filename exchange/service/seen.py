@@ -72,7 +72,7 @@ async def flush(ex: Exchange) -> None:
     if not marks:
         return
     try:
-        await ex.db.run_write(lambda conn: rstore.record_seen_txn(conn, marks))
+        await ex.db.run_write(lambda conn: rstore.record_seen(conn, marks))
     except BaseException:
         t.restore(marks)
         raise

@@ -40,9 +40,7 @@ async def rotate(ex: Exchange, new: SigningKey) -> dict[str, Any]:
     )
 
     def change(conn: Connection) -> int:
-        kl.add_server_rotation_txn(
-            conn, old_kid=old.kid, new_kid=new.kid, statement=statement, at=at
-        )
+        kl.add_server_rotation(conn, old_kid=old.kid, new_kid=new.kid, statement=statement, at=at)
         return ex.directory.record_change(
             conn, "rotate-server-key", {"old_kid": old.kid, "new_kid": new.kid}
         )
@@ -52,4 +50,4 @@ async def rotate(ex: Exchange, new: SigningKey) -> dict[str, Any]:
 
 
 async def rotations(ex: Exchange) -> list[dict[str, Any]]:
-    return await ex.db.run_read(kl.server_rotations_txn)
+    return await ex.db.run_read(kl.server_rotations)

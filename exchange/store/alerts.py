@@ -20,24 +20,24 @@ __all__ = [
     "Claimed",
     "Endpoint",
     "NewDelivery",
-    "add_endpoint_txn",
-    "bulletins_after_txn",
-    "claim_txn",
-    "count_endpoints_txn",
-    "cursor_txn",
-    "deliveries_txn",
-    "endpoint_txn",
-    "endpoints_txn",
-    "envelope_txn",
-    "finish_txn",
-    "insert_deliveries_txn",
-    "max_seq_txn",
-    "next_due_txn",
-    "party_exists_txn",
-    "redeliver_txn",
-    "remove_endpoint_txn",
-    "retry_txn",
-    "set_cursor_txn",
+    "add_endpoint",
+    "bulletins_after",
+    "claim",
+    "count_endpoints",
+    "cursor",
+    "deliveries",
+    "endpoint",
+    "endpoints",
+    "envelope",
+    "finish",
+    "insert_deliveries",
+    "max_seq",
+    "next_due",
+    "party_exists",
+    "redeliver",
+    "remove_endpoint",
+    "retry",
+    "set_cursor",
 ]
 
 E = alert_endpoints
@@ -80,7 +80,7 @@ def _endpoint(r: Any) -> Endpoint:
     )
 
 
-def add_endpoint_txn(conn: Connection, ep: Endpoint) -> None:
+def add_endpoint(conn: Connection, ep: Endpoint) -> None:
     conn.execute(
         insert(E).values(
             id=ep.id,
@@ -98,28 +98,28 @@ def add_endpoint_txn(conn: Connection, ep: Endpoint) -> None:
     )
 
 
-def party_exists_txn(conn: Connection, party: str) -> bool:
+def party_exists(conn: Connection, party: str) -> bool:
     return conn.execute(select(parties.c.id).where(parties.c.id == party)).first() is not None
 
 
-def count_endpoints_txn(conn: Connection, party: str) -> int:
+def count_endpoints(conn: Connection, party: str) -> int:
     q = select(func.count()).where(E.c.party == party, E.c.status == "active")
     return int(conn.execute(q).scalar_one())
 
 
-def endpoint_txn(conn: Connection, endpoint_id: str) -> Endpoint | None:
+def endpoint(conn: Connection, endpoint_id: str) -> Endpoint | None:
     row = conn.execute(select(E).where(E.c.id == endpoint_id)).first()
     return None if row is None else _endpoint(row)
 
 
-def endpoints_txn(conn: Connection, party: str | None = None) -> list[Endpoint]:
+def endpoints(conn: Connection, party: str | None = None) -> list[Endpoint]:
     q = select(E).where(E.c.status == "active").order_by(E.c.party, E.c.created_at, E.c.id)
     if party is not None:
         q = q.where(E.c.party == party)
     return [_endpoint(r) for r in conn.execute(q)]
 
 
-def remove_endpoint_txn(conn: Connection, endpoint_id: str, now: int) -> int:
+def remove_endpoint(conn: Connection, endpoint_id: str, now: int) -> int:
     """Mark the endpoint removed and cancel what it still had queued."""
     conn.execute(update(E).where(E.c.id == endpoint_id).values(status="removed"))
     res = conn.execute(
@@ -133,11 +133,11 @@ def remove_endpoint_txn(conn: Connection, endpoint_id: str, now: int) -> int:
 # --- fan-out ----------------------------------------------------------------------------
 
 
-def max_seq_txn(conn: Connection) -> int:
+def max_seq(conn: Connection) -> int:
     return int(conn.execute(select(func.coalesce(func.max(bulletins.c.seq), 0))).scalar_one())
 
 
-def cursor_txn(conn: Connection, *, lock: bool = False) -> int | None:
+def cursor(conn: Connection, *, lock: bool = False) -> int | None:
     q = select(alert_state.c.seq).where(alert_state.c.id == 1)
     if lock:  # PostgreSQL: two nodes fanning out take turns
         q = q.with_for_update()
@@ -145,14 +145,14 @@ def cursor_txn(conn: Connection, *, lock: bool = False) -> int | None:
     return None if value is None else int(value)
 
 
-def set_cursor_txn(conn: Connection, seq: int, *, new: bool = False) -> None:
+def set_cursor(conn: Connection, seq: int, *, new: bool = False) -> None:
     if new:
         conn.execute(insert(alert_state).values(id=1, seq=seq))
     else:
         conn.execute(update(alert_state).where(alert_state.c.id == 1).values(seq=seq))
 
 
-def bulletins_after_txn(conn: Connection, after: int, limit: int) -> list[dict[str, Any]]:
+def bulletins_after(conn: Connection, after: int, limit: int) -> list[dict[str, Any]]:
     b = bulletins.c
     q = (
         select(b.seq, b.bid, b.iss, b.type, b.priority, b.tlp, b.recipients)
@@ -184,7 +184,7 @@ class NewDelivery:
     info: dict[str, Any]
 
 
-def insert_deliveries_txn(
+def insert_deliveries(
     conn: Connection, rows: Sequence[NewDelivery], now: int, queue_max: int
 ) -> int:
     """Queue ``rows``; an endpoint with ``queue_max`` pending deliveries gets the rest
@@ -253,7 +253,7 @@ class Claimed:
     attempts: int
 
 
-def next_due_txn(conn: Connection) -> int | None:
+def next_due(conn: Connection) -> int | None:
     """When the earliest pending delivery is due (ms), or None: lets an idle node skip
     the write transaction of a claim."""
     q = select(func.min(O.c.next_at)).where(O.c.state == "pending")
@@ -261,7 +261,7 @@ def next_due_txn(conn: Connection) -> int | None:
     return None if value is None else int(value)
 
 
-def claim_txn(conn: Connection, now: int, owner: str, lease_ms: int, limit: int) -> list[Claimed]:
+def claim(conn: Connection, now: int, owner: str, lease_ms: int, limit: int) -> list[Claimed]:
     """Lease up to ``limit`` due deliveries, each the oldest pending one of its endpoint
     (per-endpoint order: the next waits until this one is done or dead)."""
     heads = (
@@ -305,11 +305,11 @@ def claim_txn(conn: Connection, now: int, owner: str, lease_ms: int, limit: int)
     return out
 
 
-def envelope_txn(conn: Connection, seq: int) -> str | None:
+def envelope(conn: Connection, seq: int) -> str | None:
     return conn.execute(select(bulletins.c.envelope).where(bulletins.c.seq == seq)).scalar()
 
 
-def finish_txn(conn: Connection, delivery_id: int, owner: str, now: int) -> bool:
+def finish(conn: Connection, delivery_id: int, owner: str, now: int) -> bool:
     """The delivery succeeded. False when this node's lease was lost meanwhile (another
     node may then send it again: at least once)."""
     res = conn.execute(
@@ -326,7 +326,7 @@ def finish_txn(conn: Connection, delivery_id: int, owner: str, now: int) -> bool
     return res.rowcount == 1
 
 
-def retry_txn(
+def retry(
     conn: Connection, delivery_id: int, owner: str, now: int, next_at: int | None, error: str
 ) -> None:
     """A failed try: due again at ``next_at``, or dead-lettered when it is None."""
@@ -346,7 +346,7 @@ def retry_txn(
     )
 
 
-def deliveries_txn(
+def deliveries(
     conn: Connection, endpoint_id: str, state: str | None, limit: int
 ) -> list[dict[str, Any]]:
     q = select(O).where(O.c.endpoint_id == endpoint_id).order_by(O.c.id.desc()).limit(limit)
@@ -371,7 +371,7 @@ def deliveries_txn(
     ]
 
 
-def redeliver_txn(conn: Connection, endpoint_id: str, ids: Iterable[int] | None, now: int) -> int:
+def redeliver(conn: Connection, endpoint_id: str, ids: Iterable[int] | None, now: int) -> int:
     """Dead deliveries (all, or those of ``ids``) become pending again, due now, with a
     fresh count of tries."""
     cond = and_(O.c.endpoint_id == endpoint_id, O.c.state == "dead")

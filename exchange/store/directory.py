@@ -78,7 +78,7 @@ def load_all(conn: Connection) -> dict[str, Any]:
             ).all(),
         )
     ]
-    lifecycle = key_lifecycle.annotate_txn(conn, clients, keys)  # issue 18
+    lifecycle = key_lifecycle.annotate(conn, clients, keys)  # issue 18
     members: dict[str, list[dict[str, str]]] = {}
     for r in conn.execute(
         select(s.memberships).order_by(s.memberships.c.group_id, s.memberships.c.party)

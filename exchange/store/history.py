@@ -12,13 +12,13 @@ from sqlalchemy import Connection, insert
 from exchange.store import report_days
 from exchange.store import schema as s
 
-__all__ = ["bulk_history_txn", "history_bulletin"]
+__all__ = ["bulk_history", "history_bulletin"]
 
 #: rows per executemany: each statement well within a statement timeout
 _CHUNK = 5_000
 
 
-def bulk_history_txn(
+def bulk_history(
     conn: Connection,
     bulletins: Sequence[dict[str, Any]],
     deliveries: Sequence[dict[str, Any]],
@@ -37,7 +37,7 @@ def bulk_history_txn(
         for i in range(0, len(rows), _CHUNK):
             conn.execute(insert(table), rows[i : i + _CHUNK])
     # days in the past whose report summaries, if built, no longer hold everything
-    report_days.mark_days_txn(conn, (b["accepted_at"] // report_days.DAY_MS for b in bulletins))
+    report_days.mark_days(conn, (b["accepted_at"] // report_days.DAY_MS for b in bulletins))
 
 
 def history_bulletin(

@@ -113,7 +113,7 @@ def mark_delivered(
         conn.execute(_MARK_DELIVERED, rows)
     if ranges:
         conn.execute(_MARK_RANGE, [{"p": p, "lo": lo, "hi": hi, "at": now} for p, lo, hi in ranges])
-    report_days.mark_delivered_days_txn(conn, [q for seqs in marks.values() for q in seqs], ranges)
+    report_days.mark_delivered_days(conn, [q for seqs in marks.values() for q in seqs], ranges)
 
 
 def delivery_of(conn: Connection, bid: str, party: str) -> Any:

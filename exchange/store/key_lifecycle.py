@@ -2,7 +2,7 @@
 grace period, key expiry dates, and the server key's rotation statements.
 
 Plain synchronous functions of a ``Connection`` (the one transaction API); the directory
-module calls :func:`previous_client_row_txn` and :func:`annotate_txn`, nothing else."""
+module calls :func:`previous_client_row` and :func:`annotate`, nothing else."""
 
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ from exchange.store import schema as s
 from exchange.store import signing_policy as policy
 
 __all__ = [
-    "add_server_rotation_txn",
-    "annotate_txn",
-    "end_grace_txn",
-    "previous_client_row_txn",
-    "rotate_client_key_txn",
-    "server_rotations_txn",
-    "set_client_expiry_txn",
-    "set_enc_key_expiry_txn",
+    "add_server_rotation",
+    "annotate",
+    "end_grace",
+    "previous_client_row",
+    "rotate_client_key",
+    "server_rotations",
+    "set_client_expiry",
+    "set_enc_key_expiry",
 ]
 
 _p = s.previous_signing_keys
@@ -54,7 +54,7 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def previous_client_row_txn(conn: Connection, kid: str) -> Any:
+def previous_client_row(conn: Connection, kid: str) -> Any:
     """The client row a rotated-away key ``kid`` belonged to, as that key (with its
     ``retire_at``), or None. Whether it is still in its grace period is the caller's
     question (``ClientRow.lapsed``): the answer changes with time, not with the row."""
@@ -68,7 +68,7 @@ def _kid_taken(conn: Connection, kid: str) -> bool:
     )
 
 
-def rotate_client_key_txn(
+def rotate_client_key(
     conn: Connection,
     *,
     client_id: str,
@@ -109,7 +109,7 @@ def rotate_client_key_txn(
     return str(row.kid)
 
 
-def end_grace_txn(conn: Connection, kid: str, now: int) -> str | None:
+def end_grace(conn: Connection, kid: str, now: int) -> str | None:
     """Revoke a rotated-away key: its grace period ends now. Returns its client's id, or
     None when ``kid`` is no previous key."""
     client_id = conn.execute(select(_p.c.client_id).where(_p.c.kid == kid)).scalar()
@@ -119,7 +119,7 @@ def end_grace_txn(conn: Connection, kid: str, now: int) -> str | None:
     return str(client_id)
 
 
-def set_client_expiry_txn(conn: Connection, client_id: str, expires_at: int | None) -> None:
+def set_client_expiry(conn: Connection, client_id: str, expires_at: int | None) -> None:
     done = conn.execute(
         update(s.clients).where(s.clients.c.id == client_id).values(expires_at=expires_at)
     )
@@ -127,7 +127,7 @@ def set_client_expiry_txn(conn: Connection, client_id: str, expires_at: int | No
         raise NotFound(f"client {client_id} does not exist")
 
 
-def set_enc_key_expiry_txn(conn: Connection, kid: str, expires_at: int | None) -> str:
+def set_enc_key_expiry(conn: Connection, kid: str, expires_at: int | None) -> str:
     """Set an encryption key's expiry; returns its party."""
     party = conn.execute(select(s.enc_keys.c.party).where(s.enc_keys.c.kid == kid)).scalar()
     if party is None:
@@ -136,7 +136,7 @@ def set_enc_key_expiry_txn(conn: Connection, kid: str, expires_at: int | None) -
     return str(party)
 
 
-def annotate_txn(
+def annotate(
     conn: Connection, clients: list[dict[str, Any]], keys: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """Add to the directory's client and key entries their ``expires_at`` (ms) and a
@@ -184,7 +184,7 @@ def _old_jwk(statement: str) -> Any:
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["old_jwk"]
 
 
-def add_server_rotation_txn(
+def add_server_rotation(
     conn: Connection, *, old_kid: str, new_kid: str, statement: str, at: int
 ) -> None:
     conn.execute(
@@ -194,7 +194,7 @@ def add_server_rotation_txn(
     )
 
 
-def server_rotations_txn(conn: Connection) -> list[dict[str, Any]]:
+def server_rotations(conn: Connection) -> list[dict[str, Any]]:
     """Every server key rotation, oldest first: old_kid, new_kid, statement, at."""
     t = s.server_key_rotations
     return [

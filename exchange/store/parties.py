@@ -156,7 +156,7 @@ def add_client(
 def client_by_kid(conn: Connection, kid: str) -> ClientRow | None:
     row = conn.execute(_CLIENT_BY_KID, {"kid": kid}).first()
     if row is None:  # issue 18: a key the client rotated away from (in its grace or past)
-        row = key_lifecycle.previous_client_row_txn(conn, kid)
+        row = key_lifecycle.previous_client_row(conn, kid)
     return ClientRow.of(row) if row else None
 
 

@@ -6,9 +6,9 @@ thousand rows of ``report_days`` instead of sorting a million deliveries.
 A summary row holds, per (day of acceptance, sender, recipient, priority, groups), the
 counts a report needs and a histogram of each step's time in logarithmic bins 2 % wide
 (so a median or 90th percentile taken from it is within 1 % of the exact value). Days
-are (re)built from the delivery rows by :func:`refresh_txn`: every day before today once,
+are (re)built from the delivery rows by :func:`refresh`: every day before today once,
 and again when ``report_dirty`` names it (a trigger on ``acks`` adds a mark per ack,
-:func:`mark_delivered_days_txn` one statement per batch of delivery marks). A report
+:func:`mark_delivered_days` one statement per batch of delivery marks). A report
 uses a day's rows only if the day is built, not marked, and no open deadline in it is
 still to come; any other day is computed from the delivery rows (store/reports.py)."""
 
@@ -30,13 +30,13 @@ __all__ = [
     "bin_value",
     "bins_of",
     "hist_percentiles",
-    "mark_days_txn",
-    "mark_delivered_days_txn",
+    "mark_days",
+    "mark_delivered_days",
     "percentile_ranks",
-    "refresh_txn",
-    "settled_txn",
-    "summary_cells_txn",
-    "summary_hists_txn",
+    "refresh",
+    "settled",
+    "summary_cells",
+    "summary_hists",
 ]
 
 DAY_MS = 86_400_000
@@ -68,14 +68,14 @@ def percentile_ranks(n: int) -> tuple[int, int, int]:
     return (n + 1) // 2, n // 2 + 1 if n % 2 == 0 else (n + 1) // 2, (9 * n + 9) // 10
 
 
-def mark_days_txn(conn: Connection, days: Iterable[int]) -> None:
+def mark_days(conn: Connection, days: Iterable[int]) -> None:
     """Mark days for rebuilding (a history written into the past)."""
     rows = [{"day": int(d)} for d in sorted(set(days))]
     if rows:
         conn.execute(insert(s.report_dirty), rows)
 
 
-def mark_delivered_days_txn(
+def mark_delivered_days(
     conn: Connection, seqs: Sequence[int], ranges: Sequence[tuple[str, int, int]]
 ) -> None:
     """The days of the bulletins just marked delivered: one statement for the batch."""
@@ -172,7 +172,7 @@ def _build(conn: Connection, first: int, last: int) -> None:
     conn.execute(insert(s.report_days), out)
 
 
-def refresh_txn(conn: Connection, today: int, max_days: int | None = None) -> int:
+def refresh(conn: Connection, today: int, max_days: int | None = None) -> int:
     """Build the days before ``today`` not built yet and rebuild the marked ones, oldest
     first, at most ``max_days`` of them (a report takes what is built; the rest it
     computes from the delivery rows). The number of days left to build."""
@@ -204,7 +204,7 @@ def refresh_txn(conn: Connection, today: int, max_days: int | None = None) -> in
     return left
 
 
-def settled_txn(conn: Connection, first: int, end: int, now: int) -> tuple[int, set[int]]:
+def settled(conn: Connection, first: int, end: int, now: int) -> tuple[int, set[int]]:
     """Of the days [first, end): the end of the built ones, and the built days a report
     must still read from delivery rows (marked for rebuilding, or an open deadline in
     them is still to come)."""
@@ -231,7 +231,7 @@ def _days_sql(first: int, until: int, raw: set[int]) -> str:
     return out
 
 
-def summary_cells_txn(
+def summary_cells(
     conn: Connection,
     days: tuple[int, int, set[int]],
     where: str,
@@ -259,7 +259,7 @@ def summary_cells_txn(
     ]
 
 
-def summary_hists_txn(
+def summary_hists(
     conn: Connection, days: tuple[int, int, set[int]], where: str, params: dict[str, Any]
 ) -> dict[tuple[str, str], np.ndarray[Any, Any]]:
     """One histogram per (party, priority) of the four steps (``4 * 1024`` counts) of the

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from exchange.store import schema as s
 
-__all__ = ["SeenMark", "directory_rows_txn", "record_seen_txn", "seen_rows_txn"]
+__all__ = ["SeenMark", "directory_rows", "record_seen", "seen_rows"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class SeenMark:
     stream_at: int | None
 
 
-def seen_rows_txn(conn: Connection, parties: Sequence[str] | None) -> list[dict[str, Any]]:
+def seen_rows(conn: Connection, parties: Sequence[str] | None) -> list[dict[str, Any]]:
     """Per party: the last request, inbox pull and live stream of any of its clients."""
     q = text(
         "SELECT party, MAX(request_at) AS request_at, MAX(inbox_at) AS inbox_at,"
@@ -38,7 +38,7 @@ def seen_rows_txn(conn: Connection, parties: Sequence[str] | None) -> list[dict[
     return rows
 
 
-def directory_rows_txn(conn: Connection) -> dict[str, list[dict[str, Any]]]:
+def directory_rows(conn: Connection) -> dict[str, list[dict[str, Any]]]:
     """Parties, memberships, encryption keys and clients (with when each client was last
     seen): what directory health is judged from."""
     return {
@@ -70,7 +70,7 @@ def directory_rows_txn(conn: Connection) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def record_seen_txn(conn: Connection, marks: Sequence[SeenMark]) -> None:
+def record_seen(conn: Connection, marks: Sequence[SeenMark]) -> None:
     """Upsert last-seen times; a time only moves forward (several nodes may write)."""
     if not marks:
         return

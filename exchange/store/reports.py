@@ -22,9 +22,9 @@ from exchange.store import report_days
 from exchange.store.report_days import DAY_MS
 from exchange.store.report_seen import (
     SeenMark,
-    directory_rows_txn,
-    record_seen_txn,
-    seen_rows_txn,
+    directory_rows,
+    record_seen,
+    seen_rows,
 )
 
 __all__ = [
@@ -32,10 +32,10 @@ __all__ = [
     "STEPS",
     "Scope",
     "SeenMark",
-    "directory_rows_txn",
-    "figures_txn",
-    "record_seen_txn",
-    "seen_rows_txn",
+    "directory_rows",
+    "figures",
+    "record_seen",
+    "seen_rows",
 ]
 
 _TEMP = "rpt_delivery"
@@ -320,7 +320,7 @@ def _mixed_percentiles(conn: Connection, hists: dict[Any, Any]) -> list[dict[str
     return report_days.hist_percentiles(hists, list(STEPS))
 
 
-def figures_txn(
+def figures(
     conn: Connection,
     scope: Scope,
     lo: int,
@@ -337,14 +337,14 @@ def figures_txn(
     hists = None
     ranges = [(lo, hi)]
     if end > first:
-        until, raw = report_days.settled_txn(conn, first, end, now)
+        until, raw = report_days.settled(conn, first, end, now)
         days = (first, until, raw)
         where, params = _scope_sql(scope, "r", "r")
         if until > first:
             period = _period_sql(bounds, "r.day * 86400000")
-            more = report_days.summary_cells_txn(conn, days, where, params, period)
+            more = report_days.summary_cells(conn, days, where, params, period)
         if sum(c["deliveries"] for c in more) >= EXACT_BELOW:
-            hists = report_days.summary_hists_txn(conn, days, where, params)
+            hists = report_days.summary_hists(conn, days, where, params)
             ranges = _raw_ranges(lo, hi, first, end, raw | set(range(until, end)))
         else:
             more = []

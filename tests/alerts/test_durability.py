@@ -22,7 +22,7 @@ from exchange.store.migrate import upgrade
 
 async def _rows(server: RunningServer, endpoint_id: str, state: str | None = None) -> list[Any]:
     return await server.exchange.db.run_read(
-        partial(astore.deliveries_txn, endpoint_id=endpoint_id, state=state, limit=100)
+        partial(astore.deliveries, endpoint_id=endpoint_id, state=state, limit=100)
     )
 
 

@@ -161,7 +161,7 @@ async def test_withdrawn_allowance_is_enforced_at_send(
 
         async def dead() -> list[Any]:
             return await ex.db.run_read(
-                partial(astore.deliveries_txn, endpoint_id=ep["id"], state="dead", limit=10)
+                partial(astore.deliveries, endpoint_id=ep["id"], state="dead", limit=10)
             )
 
         rows = await eventually(dead, timeout=10)

@@ -21,7 +21,7 @@ EVIL = '<script>window.__xss = 1; alert(1)</script><img src=x onerror="window.__
 async def _history(setup: Setup) -> None:
     b, d, a = rows()
     db = setup.harness.server.exchange.db
-    await db.run_write(lambda c: history.bulk_history_txn(c, b, d, a))
+    await db.run_write(lambda c: history.bulk_history(c, b, d, a))
 
 
 def _period() -> str:

@@ -21,7 +21,7 @@ TO = (T0_DATE + timedelta(days=6)).isoformat()  # the Sunday: one week, B5 outsi
 async def _world(h: Harness) -> dict[str, Member]:
     members = await h.cac()
     b, d, a = rows()
-    await h.server.exchange.db.run_write(lambda c: history.bulk_history_txn(c, b, d, a))
+    await h.server.exchange.db.run_write(lambda c: history.bulk_history(c, b, d, a))
     return members
 
 

@@ -19,7 +19,7 @@ async def test_reports_wait_their_turn(harness: Harness, monkeypatch: pytest.Mon
     await harness.enrol("KZ")
     lock = threading.Lock()
     active, peak = 0, 0
-    real = rstore.figures_txn
+    real = rstore.figures
 
     def slow(*args: Any, **kw: Any) -> dict[str, Any]:
         nonlocal active, peak
@@ -33,7 +33,7 @@ async def test_reports_wait_their_turn(harness: Harness, monkeypatch: pytest.Mon
             with lock:
                 active -= 1
 
-    monkeypatch.setattr(rstore, "figures_txn", slow)
+    monkeypatch.setattr(rstore, "figures", slow)
     reports = await asyncio.gather(*(fetch_report(harness.admin) for _ in range(6)))
     assert len(reports) == 6 and all(r["scope"]["kind"] == "all" for r in reports)
     assert peak == service_reports.REPORTS_AT_ONCE

@@ -46,7 +46,7 @@ def _hostile(report: dict[str, Any]) -> dict[str, Any]:
 async def _report(h: Harness) -> dict[str, Any]:
     await h.cac()
     b, d, a = rows()
-    await h.server.exchange.db.run_write(lambda c: history.bulk_history_txn(c, b, d, a))
+    await h.server.exchange.db.run_write(lambda c: history.bulk_history(c, b, d, a))
     return await fetch_report(h.admin, group="cac-avsec", start=T0_DATE.isoformat())
 
 

@@ -61,7 +61,7 @@ def _same(exact: dict[str, Any], approx: dict[str, Any]) -> None:
 async def _world(h: Harness) -> None:
     await h.cac()
     b, d, a = rows()
-    await h.server.exchange.db.run_write(lambda c: history.bulk_history_txn(c, b, d, a))
+    await h.server.exchange.db.run_write(lambda c: history.bulk_history(c, b, d, a))
     assert await service_reports.refresh_summaries(h.server.exchange, None) == 0
 
 

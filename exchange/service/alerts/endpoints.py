@@ -84,11 +84,11 @@ async def add(
     limit = ex.config.alerts.max_endpoints
 
     def txn(conn: Any) -> None:
-        if not astore.party_exists_txn(conn, party):
+        if not astore.party_exists(conn, party):
             raise NotFound("no such party")
-        if astore.count_endpoints_txn(conn, party) >= limit:
+        if astore.count_endpoints(conn, party) >= limit:
             raise Conflict(f"a party has at most {limit} alert endpoints")
-        astore.add_endpoint_txn(conn, ep)
+        astore.add_endpoint(conn, ep)
 
     await ex.db.run_write(txn)
     return _view(ep)
@@ -105,7 +105,7 @@ async def listing(ex: Exchange, caller: Caller, party: str | None) -> list[dict[
         party = caller.party
     if party is not None:
         _may_manage(caller, party)
-    eps = await ex.db.run_read(partial(astore.endpoints_txn, party=party))
+    eps = await ex.db.run_read(partial(astore.endpoints, party=party))
     return [_view(e) for e in eps]
 
 
@@ -114,7 +114,7 @@ async def _owned(ex: Exchange, caller: Caller, endpoint_id: str) -> astore.Endpo
         uuid.UUID(endpoint_id)
     except ValueError:
         raise NotFound("no such alert endpoint") from None
-    ep = await ex.db.run_read(partial(astore.endpoint_txn, endpoint_id=endpoint_id))
+    ep = await ex.db.run_read(partial(astore.endpoint, endpoint_id=endpoint_id))
     if ep is None or ep.status != "active":
         raise NotFound("no such alert endpoint")
     try:
@@ -128,7 +128,7 @@ async def remove(ex: Exchange, caller: Caller, endpoint_id: str) -> int:
     """Remove the endpoint; what it still had queued is cancelled. Returns that count."""
     await _owned(ex, caller, endpoint_id)
     now = ex.clock.ms()
-    return await ex.db.run_write(lambda conn: astore.remove_endpoint_txn(conn, endpoint_id, now))
+    return await ex.db.run_write(lambda conn: astore.remove_endpoint(conn, endpoint_id, now))
 
 
 async def deliveries(
@@ -137,11 +137,11 @@ async def deliveries(
     await _owned(ex, caller, endpoint_id)
     if state is not None and state not in STATES:
         raise InputError(f"state: one of {', '.join(STATES)}")
-    return await ex.db.run_read(lambda conn: astore.deliveries_txn(conn, endpoint_id, state, limit))
+    return await ex.db.run_read(lambda conn: astore.deliveries(conn, endpoint_id, state, limit))
 
 
 async def redeliver(ex: Exchange, caller: Caller, endpoint_id: str, ids: list[int] | None) -> int:
     """Dead-lettered deliveries (all, or ``ids``) are queued again. Returns how many."""
     await _owned(ex, caller, endpoint_id)
     now = ex.clock.ms()
-    return await ex.db.run_write(lambda conn: astore.redeliver_txn(conn, endpoint_id, ids, now))
+    return await ex.db.run_write(lambda conn: astore.redeliver(conn, endpoint_id, ids, now))

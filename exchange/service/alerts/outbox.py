@@ -56,15 +56,15 @@ def fanout_txn(conn: Connection, now: int, queue_max: int) -> int:
     """Queue the alerts of (up to a batch of) bulletins accepted since the cursor, and
     move it. The first run starts at the newest bulletin (no alerts for history).
     Returns the cursor reached."""
-    cursor = astore.cursor_txn(conn, lock=True)
+    cursor = astore.cursor(conn, lock=True)
     if cursor is None:
-        newest = astore.max_seq_txn(conn)
-        astore.set_cursor_txn(conn, newest, new=True)
+        newest = astore.max_seq(conn)
+        astore.set_cursor(conn, newest, new=True)
         return newest
-    items = astore.bulletins_after_txn(conn, cursor, FANOUT_BATCH)
+    items = astore.bulletins_after(conn, cursor, FANOUT_BATCH)
     if not items:
         return cursor
-    parties = _by_party(astore.endpoints_txn(conn))
+    parties = _by_party(astore.endpoints(conn))
     rows: list[astore.NewDelivery] = []
     for item in items:
         info = {k: item[k] for k in ("bid", "sender", "type", "priority", "tlp", "seq")}
@@ -74,8 +74,8 @@ def fanout_txn(conn: Connection, now: int, queue_max: int) -> int:
                     rows.append(
                         astore.NewDelivery(ep.id, "bulletin", item["seq"], "", _nonce(), info)
                     )
-    astore.insert_deliveries_txn(conn, rows, now, queue_max)
-    astore.set_cursor_txn(conn, items[-1]["seq"])
+    astore.insert_deliveries(conn, rows, now, queue_max)
+    astore.set_cursor(conn, items[-1]["seq"])
     return int(items[-1]["seq"])
 
 
@@ -89,7 +89,7 @@ def enqueue_escalations_txn(
     b = bulletins.c
     seqs = sorted({r.seq for r in overdue})
     meta = {r.seq: r for r in conn.execute(select(b.seq, b.type, b.tlp).where(b.seq.in_(seqs)))}
-    parties = _by_party(astore.endpoints_txn(conn))
+    parties = _by_party(astore.endpoints(conn))
     rows: list[astore.NewDelivery] = []
     for r in overdue:
         m = meta.get(r.seq)
@@ -108,7 +108,7 @@ def enqueue_escalations_txn(
         for ep in parties.get(r.iss, ()):
             if matches(ep, "escalation", info):
                 rows.append(astore.NewDelivery(ep.id, "escalation", r.seq, r.party, _nonce(), info))
-    return astore.insert_deliveries_txn(conn, rows, now, queue_max)
+    return astore.insert_deliveries(conn, rows, now, queue_max)
 
 
 def _nonce() -> str:

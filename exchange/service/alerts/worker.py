@@ -98,7 +98,7 @@ class AlertWorker:
 
     async def fanout(self) -> None:
         db = self.ex.db
-        latest = await db.run_read(astore.max_seq_txn, single=True)
+        latest = await db.run_read(astore.max_seq, single=True)
         while self._seen < latest:
             self._seen = await db.run_write(
                 partial(fanout_txn, now=self.ex.clock.ms(), queue_max=self.cfg.queue_max)
@@ -110,12 +110,12 @@ class AlertWorker:
         free = self.cfg.concurrency - len(self._inflight)
         if free <= 0:
             return 0
-        due = await self.ex.db.run_read(astore.next_due_txn, single=True)
+        due = await self.ex.db.run_read(astore.next_due, single=True)
         if due is None or due > self.ex.clock.ms():
             return 0
         claimed = await self.ex.db.run_write(
             partial(
-                astore.claim_txn,
+                astore.claim,
                 now=self.ex.clock.ms(),
                 owner=self.owner,
                 lease_ms=int(self.cfg.lease * 1000),
@@ -171,12 +171,12 @@ class AlertWorker:
             )
             with contextlib.suppress(ExchangeError):
                 await db.run_write(
-                    lambda conn: astore.retry_txn(conn, c.id, self.owner, now, next_at, error)
+                    lambda conn: astore.retry(conn, c.id, self.owner, now, next_at, error)
                 )
             return
         now = self.ex.clock.ms()
         try:
-            done = await db.run_write(lambda conn: astore.finish_txn(conn, c.id, self.owner, now))
+            done = await db.run_write(lambda conn: astore.finish(conn, c.id, self.owner, now))
         except ExchangeError as exc:  # the lease expires and it is sent again: at least once
             log.warning("alert %s sent but not recorded: %s", c.nonce, exc.code)
             return
@@ -193,9 +193,7 @@ class AlertWorker:
                 raise EndpointRefused(REFUSED)
         envelope = None
         if c.event == "bulletin" and c.endpoint.mode == "envelope":
-            envelope = await self.ex.db.run_read(
-                partial(astore.envelope_txn, seq=c.seq), single=True
-            )
+            envelope = await self.ex.db.run_read(partial(astore.envelope, seq=c.seq), single=True)
         now = self.ex.clock.ms()
         body = push_body(c, now, envelope)
         headers = sign_push(self.ex.signer, url, body, nonce=c.nonce, created=now // 1000)
