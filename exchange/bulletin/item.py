@@ -15,6 +15,8 @@ from typing import Any, Final
 
 import orjson
 
+from exchange.crypto.envelope import ROUTING_FIELDS
+
 __all__ = [
     "FIELDS",
     "dumps",
@@ -25,21 +27,9 @@ __all__ = [
     "inbox_body",
 ]
 
-#: the members of an item, in the order they are sent (PROTOCOL §7)
-FIELDS: Final = (
-    "seq",
-    "bid",
-    "iss",
-    "groups",
-    "to",
-    "type",
-    "priority",
-    "tlp",
-    "iat",
-    "exp",
-    "supersedes",
-    "envelope",
-)
+#: the members of an item, in the order they are sent (PROTOCOL §7): the envelope's
+#: routing metadata but its version, between the seq and the envelope itself
+FIELDS: Final = ("seq", *(f for f in ROUTING_FIELDS if f != "v"), "envelope")
 
 
 def _item(
