@@ -17,8 +17,8 @@ from support import Harness
 
 from exchange.client.reports import fetch_report
 from exchange.service import reports as service_reports
-from exchange.store import bulletins as bstore
 from exchange.store import history, report_days
+from exchange.store import inbox as inbox_store
 from exchange.store import reports as rstore
 from exchange.store import schema as s
 
@@ -100,7 +100,7 @@ async def test_late_acks_and_deliveries_reach_a_summarized_day(
     assert (tj["delivered"], tj["acknowledged"]) == (1, 0)
     # TJ fetches B2 (never delivered) now and acks B1, days after: both days are built
     seq2 = 1_000_002
-    await db.run_write(lambda c: bstore.mark_delivered_txn(c, {"TJ": [seq2]}, T0 + 30 * H))
+    await db.run_write(lambda c: inbox_store.mark_delivered(c, {"TJ": [seq2]}, T0 + 30 * H))
     ack = {
         "bid": BIDS[1],
         "party": "TJ",
