@@ -109,6 +109,9 @@ class Database:
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=10000")
+            # a report's temporary table and sorts in memory, not in a file; it cannot be
+            # changed inside a transaction, and every read here is one (store/reports.py)
+            cur.execute("PRAGMA temp_store=MEMORY")
             cur.close()
 
         @event.listens_for(sync_engine, "begin")

@@ -100,9 +100,8 @@ def _create_temp(
         create = f"CREATE TEMP TABLE {_TEMP} ON COMMIT DROP AS"
     else:
         create = f"CREATE TEMP TABLE {_TEMP} AS"
-        # temporary tables and sorts in memory, not in a file (per connection; it drops
-        # temporary tables, of which a reader has none but this one)
-        conn.execute(text("PRAGMA temp_store = MEMORY"))
+        # temporary tables and sorts are in memory (``temp_store``, set on every SQLite
+        # connection by store/db.py: SQLite refuses to change it inside a transaction)
         conn.execute(text(f"DROP TABLE IF EXISTS temp.{_TEMP}"))
     # one statement per range, each along the acceptance-time index (an OR of ranges
     # would scan every bulletin), and each bulletin's deliveries by their bid index
