@@ -21,7 +21,6 @@ from exchange.store import history, report_days
 from exchange.store import inbox as inbox_store
 from exchange.store import reports as rstore
 from exchange.store import schema as s
-from exchange.store.db import SQLITE_READERS
 
 FROM = T0_DATE.isoformat()
 TO = (T0_DATE + timedelta(days=6)).isoformat()
@@ -145,16 +144,3 @@ def test_histogram_percentiles_are_within_one_percent() -> None:
     assert report_days.percentile_ranks(10) == (5, 6, 9)
     assert report_days.percentile_ranks(11) == (6, 6, 10)
     assert list(report_days.bins_of(np.asarray([0, 999, 1000, 1020, 1021]))) == [0, 0, 1, 2, 2]
-
-
-async def test_reports_again_and_again_on_every_reader(harness: Harness) -> None:
-    """On a SQLite file each of the reader threads keeps its connection: a report leaves
-    a temporary table there, and the next report on that connection must still work
-    (SQLite refuses to change ``temp_store`` inside a transaction once a temporary table
-    exists, so store/db.py sets it when connecting)."""
-    await _world(harness)
-    query = {"group": "cac-avsec", "start": FROM, "end": TO}
-    first = await fetch_report(harness.admin, **query)
-    for _ in range(2 * SQLITE_READERS + 1):
-        again = await fetch_report(harness.admin, **query)
-        assert again["posted"] == first["posted"]

@@ -215,3 +215,22 @@ async def test_a_read_sees_one_snapshot(db: Database, db_url: str) -> None:
 
     assert await db.run_read(read) == (0, 0)
     assert await db.run_read(_count) == 1  # committed, seen by the next read
+
+
+async def test_sqlite_connections_keep_temporary_storage_in_memory(sqlite_db: Database) -> None:
+    """``temp_store`` is set when a connection opens: inside a transaction SQLite refuses
+    to change it once the connection has temporary storage, and a report made its
+    temporary table on reader connections that other transactions had used first (the
+    second full-size report on a SQLite file answered 503)."""
+
+    def report_after_temp_use(conn: Connection) -> int:
+        conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS scratch (x INTEGER)")
+        conn.exec_driver_sql("DROP TABLE temp.scratch")
+        # what store/reports.py did before building its table: refused here unless
+        # the connection already keeps temporary storage in memory (2)
+        conn.exec_driver_sql("PRAGMA temp_store = MEMORY")
+        return int(conn.exec_driver_sql("PRAGMA temp_store").scalar_one())
+
+    for _ in range(3):
+        assert await sqlite_db.run_read(report_after_temp_use) == 2
+        assert await sqlite_db.run_write(report_after_temp_use) == 2
