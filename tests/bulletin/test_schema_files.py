@@ -12,7 +12,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from exchange.bulletin import BULLETIN_FIELDS, METADATA_FIELDS, OPTIONAL_FIELDS, vocab
+from exchange import vocab
+from exchange.bulletin import BULLETIN_FIELDS, METADATA_FIELDS, OPTIONAL_FIELDS
 from exchange.bulletin._schema import SCHEMA_NAMES, load_schema
 
 SCHEMAS = {name: load_schema(name) for name in SCHEMA_NAMES}
