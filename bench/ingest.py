@@ -4,15 +4,29 @@ with ``cryptography`` directly, no project code) and the project's CEILING
 (bench/ceiling_server.py: the same work through the project's crypto code), in one run.
 
 Run: ``python bench/ingest.py [--shapes 4,50] [--connections 40] [--repeat 3]
-[--client-keys hybrid,ed25519] [--server-key hybrid] [--profile DIR]``. Needs wrk
-(``apt-get install -y wrk``); ``--profile`` needs py-spy. Issue 19's measurement is the
-default: 4-recipient hybrid envelopes from 40 clients.
+[--client-keys hybrid,ed25519] [--server-key hybrid] [--workers 1[,2]] [--db URL]
+[--profile DIR]``. Needs wrk (``apt-get install -y wrk``); ``--profile`` needs py-spy.
+Issue 19's measurement is the default: 4-recipient hybrid envelopes from 40 clients.
+
+``--workers 1,2`` measures ``exchange serve --workers 1`` and ``--workers 2`` in turn
+in each repeat (each on a fresh database; the order is reversed every other repeat), and
+prints their rates and the ratio 2 workers / 1 worker; the first count is the one
+compared with the references. ``--db URL`` puts the exchange on PostgreSQL instead of
+SQLite: the database must exist (the script says how to create it if not) and is emptied
+(schema dropped and made again, as bench/reports.py ``--fresh``) before each server
+start. Issue 19's worker comparison, one command per database::
+
+    python bench/ingest.py --workers 1,2 --repeat 3
+    psql -h 127.0.0.1 -U postgres -c 'CREATE DATABASE bench'   # once
+    python bench/ingest.py --workers 1,2 --repeat 3 --skip-ceiling \\
+        --db postgresql+asyncpg://postgres@127.0.0.1:5432/bench
 
 What it does, per repeat (a fresh database each time):
 
 1. ``exchange init`` into a temporary folder; start the server (bench/_server.py, i.e.
    ``exchange.node.serve``: SQLite in WAL mode with ``synchronous=FULL``, so every
-   commit is durable, and the request log written at INFO as in production).
+   commit is durable, or the ``--db`` PostgreSQL database; the request log written at
+   INFO as in production).
 2. Enrol 51 States with hybrid (ML-KEM-768 + X25519) encryption keys through the admin
    API; group ``g4`` has 5 of them, ``g6`` 7, ``g50`` all 51. Up to 7 States post, each
    through ``--clients`` poster clients per signing key kind (``--client-keys``: hybrid
