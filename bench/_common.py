@@ -216,6 +216,25 @@ def proc_cpu_seconds(pid: int) -> float:
     return total
 
 
+def worker_pids(pid: int) -> list[int]:
+    """The worker processes of ``exchange serve --workers`` run by ``pid`` (children that
+    run multiprocessing's spawn entry point, not its resource tracker), oldest first."""
+    out = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="ascii") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if ppid == pid and b"spawn_main" in cmdline:
+            out.append(int(entry.name))
+    return sorted(out)
+
+
 def proc_rss_mib(pid: int) -> float:
     with open(f"/proc/{pid}/status", encoding="ascii") as f:
         for line in f:
@@ -362,8 +381,11 @@ def _wait_for_url(proc: subprocess.Popen[str], what: str, timeout: float = 60.0)
     raise RuntimeError(f"{what} did not start within {timeout} s")
 
 
-def start_server(workdir: Path, *, rate: float = 1e6, extra: Sequence[str] = ()) -> ServerProcess:
-    """Start the exchange on a free loopback port with the database in ``workdir``.
+def start_server(
+    workdir: Path, *, rate: float = 1e6, extra: Sequence[str] = (), db: str | None = None
+) -> ServerProcess:
+    """Start the exchange on a free loopback port with the database in ``workdir`` (or
+    at the PostgreSQL URL ``db``).
 
     The request log (JSON lines at INFO, as ``exchange serve`` writes it) goes to
     ``workdir/server.log``: writing it is part of the measured cost."""
@@ -372,7 +394,7 @@ def start_server(workdir: Path, *, rate: float = 1e6, extra: Sequence[str] = ())
         sys.executable,
         str(BENCH / "_server.py"),
         "--db",
-        db_url(workdir),
+        db_url(workdir, db),
         "--keys",
         str(workdir / "keys"),
         "--exchange-id",
@@ -404,19 +426,24 @@ def start_ceiling(
     return ServerProcess(proc, _wait_for_url(proc, "the ceiling server"), log)
 
 
-def db_url(workdir: Path) -> str:
-    return f"sqlite+aiosqlite:///{workdir / 'exchange.db'}"
+def db_url(workdir: Path, db: str | None = None) -> str:
+    """``db`` (a PostgreSQL URL) if given, else a SQLite file in ``workdir``."""
+    return db or f"sqlite+aiosqlite:///{workdir / 'exchange.db'}"
 
 
-def config(workdir: Path) -> ServerConfig:
-    return ServerConfig(db_url=db_url(workdir), keys_dir=workdir / "keys", exchange_id=EXCHANGE_ID)
+def config(workdir: Path, db: str | None = None) -> ServerConfig:
+    return ServerConfig(
+        db_url=db_url(workdir, db), keys_dir=workdir / "keys", exchange_id=EXCHANGE_ID
+    )
 
 
-async def init_exchange(workdir: Path, signing: str = "hybrid") -> Path:
-    """``exchange init``: schema, server key (``signing``), the operator's admin profile."""
+async def init_exchange(workdir: Path, signing: str = "hybrid", db: str | None = None) -> Path:
+    """``exchange init``: schema, server key (``signing``), the operator's admin profile.
+    The keys go to ``workdir``; the database is there too unless ``db`` names one (it
+    must be empty: see bench/_pg.py)."""
     from exchange.node import init
 
-    return await init(config(workdir), signing=signing)
+    return await init(config(workdir, db), signing=signing)
 
 
 @contextlib.contextmanager
