@@ -127,8 +127,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
     after = query_int(request, "after", 0)
     filters = streams.Filters.parse(request.query.get("min_priority"), request.query.get("types"))
     session = streams.Session(ex, caller, after, filters)  # refuses a client without reader
-    ws = web.WebSocketResponse(
-        max_msg_size=ex.limits.ws_max_frame, heartbeat=ex.limits.ws_heartbeat
+    ws = web.WebSocketResponse(  # no permessage-deflate: ciphertext does not compress
+        max_msg_size=ex.limits.ws_max_frame, heartbeat=ex.limits.ws_heartbeat, compress=False
     )
     try:
         await ws.prepare(request)
