@@ -62,29 +62,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import (
+from _bulletins import bulletin, seal_many, write_requests
+from _machine import loadavg, print_machine
+from _parties import Party, enrol
+from _pg import fresh_pg, safe_url
+from _procs import CpuMeter, worker_pids
+from _pyspy import maybe_profile
+from _servers import (
     CALLGRIND,
     EXCHANGE_ID,
-    CpuMeter,
     Instructions,
-    Party,
-    bulletin,
-    enrol,
     init_exchange,
-    loadavg,
-    maybe_profile,
-    median,
-    print_machine,
-    run_wrk,
-    seal_many,
     start_ceiling,
     start_server,
-    table,
-    worker_pids,
     workspace,
-    write_requests,
 )
-from _pg import fresh_pg, safe_url
+from _stats import median, table
+from _wrk import run_wrk
 
 from exchange.crypto.keys import Ed25519Signer, HybridSigner
 
