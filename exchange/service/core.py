@@ -21,7 +21,6 @@ from exchange.service.hub import Hub
 from exchange.service.marker import DeliveryMarker
 from exchange.service.metrics import Metrics
 from exchange.service.ratelimit import RateLimiter
-from exchange.service.receipts import Receipts
 from exchange.service.spend import JtiSpender
 from exchange.service.view import ViewCache
 from exchange.store.db import Database
@@ -73,10 +72,9 @@ class Exchange:
             hub=hub,
         )
         self.audit_log = AuditLog(db=db, signer=signer, clock=clock, limits=limits)
-        self.receipts = receipts = Receipts(db=db, signer=signer)
         self.admissions = Admissions(
             db=db,
-            receipts=receipts,
+            signer=signer,
             clock=clock,
             limits=limits,
             ack_deadlines=config.ack_deadlines,
