@@ -29,7 +29,6 @@ from exchange.api.requestlog import request_log_middleware
 from exchange.errors import ExchangeError, Unavailable
 from exchange.service import Exchange, delivery, notify
 from exchange.service import reports as service_reports
-from exchange.service import seen as seen_marks
 
 __all__ = ["create_app"]
 
@@ -108,7 +107,7 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
             asyncio.create_task(_every(60.0, ex.auth.prune, "jti pruning")),
             asyncio.create_task(_every(ex.config.escalation_interval, _escalate, "escalation")),
             asyncio.create_task(ex.marker.run()),
-            asyncio.create_task(_every(60.0, lambda: seen_marks.flush(ex), "last-seen marks")),
+            asyncio.create_task(_every(60.0, ex.seen.flush, "last-seen marks")),
             asyncio.create_task(_every(60.0, _summaries, "report summaries")),
         ]
         if not ex.db.is_sqlite:  # several nodes may share the database

@@ -11,14 +11,16 @@ from exchange.service.audit_log import AuditLog
 from exchange.service.auth import Authenticator
 from exchange.service.core import Exchange
 from exchange.service.directory import Directory
+from exchange.service.seen import SeenMarks
 
-__all__ = ["ADMISSIONS", "AUDIT_LOG", "AUTH", "DIRECTORY", "EXCHANGE", "SOCKETS", "install"]
+__all__ = ["ADMISSIONS", "AUDIT_LOG", "AUTH", "DIRECTORY", "EXCHANGE", "SEEN", "SOCKETS", "install"]
 
 EXCHANGE = web.AppKey("exchange", Exchange)
 AUTH = web.AppKey("auth", Authenticator)
 DIRECTORY = web.AppKey("directory", Directory)
 ADMISSIONS = web.AppKey("admissions", Admissions)
 AUDIT_LOG = web.AppKey("audit_log", AuditLog)
+SEEN = web.AppKey("seen", SeenMarks)
 
 #: open stream connections, closed with 1001 (going away) on shutdown
 SOCKETS: web.AppKey[set[web.WebSocketResponse[bool]]] = web.AppKey("sockets")
@@ -31,3 +33,4 @@ def install(app: web.Application, ex: Exchange) -> None:
     app[DIRECTORY] = ex.directory
     app[ADMISSIONS] = ex.admissions
     app[AUDIT_LOG] = ex.audit_log
+    app[SEEN] = ex.seen

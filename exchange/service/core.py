@@ -21,6 +21,7 @@ from exchange.service.hub import Hub
 from exchange.service.marker import DeliveryMarker
 from exchange.service.metrics import Metrics
 from exchange.service.ratelimit import RateLimiter
+from exchange.service.seen import SeenMarks
 from exchange.service.spend import JtiSpender
 from exchange.service.view import ViewCache
 from exchange.store.db import Database
@@ -72,6 +73,7 @@ class Exchange:
             hub=hub,
         )
         self.audit_log = AuditLog(db=db, signer=signer, clock=clock, limits=limits)
+        self.seen = SeenMarks(db=db, clock=clock, hub=hub)
         self.admissions = Admissions(
             db=db,
             signer=signer,

@@ -16,7 +16,6 @@ from typing import Any
 
 from exchange.errors import Forbidden, InputError, NotFound
 from exchange.service import report_sections as sections
-from exchange.service import seen
 from exchange.service.clock import iso_ms
 from exchange.service.core import Caller, Exchange
 from exchange.service.report_sections import KEY_MAX_AGE_DAYS, KEY_WARN_DAYS, QUIET_DAYS
@@ -284,7 +283,7 @@ async def report(ex: Exchange, caller: Caller, q: Mapping[str, str]) -> dict[str
     unknown = set(q) - {"group", "party", "from", "to", "bucket"}
     if unknown:
         raise InputError(f"unknown parameter {sorted(unknown)[0]!r}")
-    await seen.flush(ex)  # this node's marks first, so that the report is current
+    await ex.seen.flush()  # this node's marks first, so that the report is current
     dirs = await ex.db.run_read(rstore.directory_rows)
     scope = _scope(caller, q, dirs)
     lo, hi, bucket = _period(ex, q)
