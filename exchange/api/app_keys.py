@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from exchange.config import Limits
 from exchange.service.admission import Admissions
 from exchange.service.audit_log import AuditLog
 from exchange.service.auth import Authenticator
 from exchange.service.core import Exchange
+from exchange.service.delivery import Delivery
 from exchange.service.directory import Directory
 from exchange.service.seen import SeenMarks
+from exchange.service.stream import Streams
 
 __all__ = ["ADMISSIONS", "AUDIT_LOG", "AUTH", "DIRECTORY", "EXCHANGE", "SEEN", "SOCKETS", "install"]
 
@@ -21,6 +24,10 @@ DIRECTORY = web.AppKey("directory", Directory)
 ADMISSIONS = web.AppKey("admissions", Admissions)
 AUDIT_LOG = web.AppKey("audit_log", AuditLog)
 SEEN = web.AppKey("seen", SeenMarks)
+DELIVERY = web.AppKey("delivery", Delivery)
+STREAMS = web.AppKey("streams", Streams)
+#: the node's limits, for the routes' paging bounds
+LIMITS = web.AppKey("limits", Limits)
 
 #: open stream connections, closed with 1001 (going away) on shutdown
 SOCKETS: web.AppKey[set[web.WebSocketResponse[bool]]] = web.AppKey("sockets")
@@ -34,3 +41,6 @@ def install(app: web.Application, ex: Exchange) -> None:
     app[ADMISSIONS] = ex.admissions
     app[AUDIT_LOG] = ex.audit_log
     app[SEEN] = ex.seen
+    app[DELIVERY] = ex.delivery
+    app[STREAMS] = ex.streams
+    app[LIMITS] = ex.limits

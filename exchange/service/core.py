@@ -16,6 +16,7 @@ from exchange.service.auth import Authenticator, KeyCache
 from exchange.service.caller import Caller
 from exchange.service.clients import ClientCache
 from exchange.service.clock import Clock
+from exchange.service.delivery import Delivery
 from exchange.service.directory import Directory
 from exchange.service.hub import Hub
 from exchange.service.marker import DeliveryMarker
@@ -23,6 +24,7 @@ from exchange.service.metrics import Metrics
 from exchange.service.ratelimit import RateLimiter
 from exchange.service.seen import SeenMarks
 from exchange.service.spend import JtiSpender
+from exchange.service.stream import Streams
 from exchange.service.view import ViewCache
 from exchange.store.db import Database
 
@@ -51,7 +53,7 @@ class Exchange:
         sole_writer = db.is_sqlite and not config.poll_interval
         self.hub = hub = Hub(queue_size=limits.ws_send_queue, carry=sole_writer)
         self.metrics = metrics = Metrics()
-        self.marker = DeliveryMarker(db, clock)
+        self.marker = marker = DeliveryMarker(db, clock)
         self.clients = clients = ClientCache(db, enabled=sole_writer)
         keys = KeyCache()
         self.auth = Authenticator(
@@ -85,4 +87,18 @@ class Exchange:
             views=ViewCache(),
             clients=clients,
             keys=keys,
+        )
+        self.delivery = delivery = Delivery(
+            db=db,
+            clock=clock,
+            limits=limits,
+            keys=keys,
+            clients=clients,
+            hub=hub,
+            marker=marker,
+            metrics=metrics,
+            alerts_queue_max=config.alerts.queue_max,
+        )
+        self.streams = Streams(
+            db=db, clock=clock, limits=limits, hub=hub, marker=marker, delivery=delivery
         )
