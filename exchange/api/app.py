@@ -28,7 +28,6 @@ from exchange.api.problems import problem_middleware, problem_response
 from exchange.api.requestlog import request_log_middleware
 from exchange.errors import ExchangeError, Unavailable
 from exchange.service import Exchange, notify
-from exchange.service import reports as service_reports
 
 __all__ = ["create_app"]
 
@@ -100,7 +99,7 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
         await ex.delivery.escalate()
 
     async def _summaries() -> None:
-        await service_reports.refresh_summaries(ex)
+        await ex.reports.refresh_summaries()
 
     async def background(app: web.Application) -> AsyncIterator[None]:
         tasks = [

@@ -13,7 +13,9 @@ from exchange.service.auth import Authenticator
 from exchange.service.core import Exchange
 from exchange.service.delivery import Delivery
 from exchange.service.directory import Directory
+from exchange.service.reports import Reports
 from exchange.service.seen import SeenMarks
+from exchange.service.sent import Sent
 from exchange.service.stream import Streams
 
 __all__ = ["ADMISSIONS", "AUDIT_LOG", "AUTH", "DIRECTORY", "EXCHANGE", "SEEN", "SOCKETS", "install"]
@@ -26,6 +28,8 @@ AUDIT_LOG = web.AppKey("audit_log", AuditLog)
 SEEN = web.AppKey("seen", SeenMarks)
 DELIVERY = web.AppKey("delivery", Delivery)
 STREAMS = web.AppKey("streams", Streams)
+REPORTS = web.AppKey("reports", Reports)
+SENT = web.AppKey("sent", Sent)
 #: the node's limits, for the routes' paging bounds
 LIMITS = web.AppKey("limits", Limits)
 
@@ -43,4 +47,6 @@ def install(app: web.Application, ex: Exchange) -> None:
     app[SEEN] = ex.seen
     app[DELIVERY] = ex.delivery
     app[STREAMS] = ex.streams
+    app[REPORTS] = ex.reports
+    app[SENT] = ex.sent
     app[LIMITS] = ex.limits

@@ -22,7 +22,9 @@ from exchange.service.hub import Hub
 from exchange.service.marker import DeliveryMarker
 from exchange.service.metrics import Metrics
 from exchange.service.ratelimit import RateLimiter
+from exchange.service.reports import Reports
 from exchange.service.seen import SeenMarks
+from exchange.service.sent import Sent
 from exchange.service.spend import JtiSpender
 from exchange.service.stream import Streams
 from exchange.service.view import ViewCache
@@ -75,7 +77,11 @@ class Exchange:
             hub=hub,
         )
         self.audit_log = AuditLog(db=db, signer=signer, clock=clock, limits=limits)
-        self.seen = SeenMarks(db=db, clock=clock, hub=hub)
+        self.seen = seen = SeenMarks(db=db, clock=clock, hub=hub)
+        self.reports = Reports(
+            db=db, clock=clock, limits=limits, ack_deadlines=config.ack_deadlines, seen=seen
+        )
+        self.sent = Sent(db=db, clock=clock)
         self.admissions = Admissions(
             db=db,
             signer=signer,
