@@ -13,9 +13,11 @@ from exchange.service.auth import Authenticator
 from exchange.service.core import Exchange
 from exchange.service.delivery import Delivery
 from exchange.service.directory import Directory
+from exchange.service.key_lifecycle import KeyLifecycle
 from exchange.service.reports import Reports
 from exchange.service.seen import SeenMarks
 from exchange.service.sent import Sent
+from exchange.service.server_key import ServerKeys
 from exchange.service.stream import Streams
 
 __all__ = ["ADMISSIONS", "AUDIT_LOG", "AUTH", "DIRECTORY", "EXCHANGE", "SEEN", "SOCKETS", "install"]
@@ -30,6 +32,8 @@ DELIVERY = web.AppKey("delivery", Delivery)
 STREAMS = web.AppKey("streams", Streams)
 REPORTS = web.AppKey("reports", Reports)
 SENT = web.AppKey("sent", Sent)
+KEY_LIFECYCLE = web.AppKey("key_lifecycle", KeyLifecycle)
+SERVER_KEYS = web.AppKey("server_keys", ServerKeys)
 #: the node's limits, for the routes' paging bounds
 LIMITS = web.AppKey("limits", Limits)
 
@@ -49,4 +53,6 @@ def install(app: web.Application, ex: Exchange) -> None:
     app[STREAMS] = ex.streams
     app[REPORTS] = ex.reports
     app[SENT] = ex.sent
+    app[KEY_LIFECYCLE] = ex.key_lifecycle
+    app[SERVER_KEYS] = ex.server_keys
     app[LIMITS] = ex.limits

@@ -19,12 +19,14 @@ from exchange.service.clock import Clock
 from exchange.service.delivery import Delivery
 from exchange.service.directory import Directory
 from exchange.service.hub import Hub
+from exchange.service.key_lifecycle import KeyLifecycle
 from exchange.service.marker import DeliveryMarker
 from exchange.service.metrics import Metrics
 from exchange.service.ratelimit import RateLimiter
 from exchange.service.reports import Reports
 from exchange.service.seen import SeenMarks
 from exchange.service.sent import Sent
+from exchange.service.server_key import ServerKeys
 from exchange.service.spend import JtiSpender
 from exchange.service.stream import Streams
 from exchange.service.view import ViewCache
@@ -68,7 +70,7 @@ class Exchange:
             jtis=JtiSpender(db),
             rate=RateLimiter(limits.rate_per_second, limits.rate_burst),
         )
-        self.directory = Directory(
+        self.directory = directory = Directory(
             exchange_id=config.exchange_id,
             db=db,
             signer=signer,
@@ -108,3 +110,7 @@ class Exchange:
         self.streams = Streams(
             db=db, clock=clock, limits=limits, hub=hub, marker=marker, delivery=delivery
         )
+        self.key_lifecycle = KeyLifecycle(
+            directory=directory, clock=clock, limits=limits, key_grace=config.key_grace
+        )
+        self.server_keys = ServerKeys(db=db, directory=directory, clock=clock, signer=signer)
