@@ -8,6 +8,7 @@ from aiohttp import web
 
 from exchange.config import Limits
 from exchange.service.admission import Admissions
+from exchange.service.alerts.endpoints import AlertEndpoints
 from exchange.service.audit_log import AuditLog
 from exchange.service.auth import Authenticator
 from exchange.service.core import Exchange
@@ -34,6 +35,7 @@ REPORTS = web.AppKey("reports", Reports)
 SENT = web.AppKey("sent", Sent)
 KEY_LIFECYCLE = web.AppKey("key_lifecycle", KeyLifecycle)
 SERVER_KEYS = web.AppKey("server_keys", ServerKeys)
+ALERT_ENDPOINTS = web.AppKey("alert_endpoints", AlertEndpoints)
 #: the node's limits, for the routes' paging bounds
 LIMITS = web.AppKey("limits", Limits)
 
@@ -55,4 +57,5 @@ def install(app: web.Application, ex: Exchange) -> None:
     app[SENT] = ex.sent
     app[KEY_LIFECYCLE] = ex.key_lifecycle
     app[SERVER_KEYS] = ex.server_keys
+    app[ALERT_ENDPOINTS] = ex.alert_endpoints
     app[LIMITS] = ex.limits

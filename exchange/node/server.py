@@ -45,7 +45,7 @@ async def start(
 ) -> RunningServer:
     """Serve ``ex`` on ``host:port`` (0: a free port) inside the running loop."""
     app = create_app(ex)
-    app.cleanup_ctx.append(alert_worker(ex))  # webhooks and mails (docs/alerts.md)
+    app.cleanup_ctx.append(alert_worker(ex.alert_worker))  # webhooks and mails (docs/alerts.md)
     gate = Gate()
     app.middlewares.append(gate.middleware(ex.limits))  # innermost: errors become problems
     runner = web.AppRunner(

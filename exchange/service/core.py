@@ -11,6 +11,8 @@ from __future__ import annotations
 from exchange.config import ServerConfig
 from exchange.crypto.keys import SigningKey
 from exchange.service.admission import Admissions
+from exchange.service.alerts.endpoints import AlertEndpoints
+from exchange.service.alerts.worker import AlertWorker
 from exchange.service.audit_log import AuditLog
 from exchange.service.auth import Authenticator, KeyCache
 from exchange.service.caller import Caller
@@ -114,3 +116,15 @@ class Exchange:
             directory=directory, clock=clock, limits=limits, key_grace=config.key_grace
         )
         self.server_keys = ServerKeys(db=db, directory=directory, clock=clock, signer=signer)
+        self.alert_endpoints = AlertEndpoints(db=db, clock=clock, config=config.alerts)
+
+    def alert_worker(self) -> AlertWorker:
+        """A new alert worker (one per running application: it owns tasks and an HTTP
+        session)."""
+        return AlertWorker(
+            db=self.db,
+            clock=self.clock,
+            signer=self.signer,
+            marker=self.marker,
+            config=self.config.alerts,
+        )
