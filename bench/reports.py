@@ -26,7 +26,8 @@ from sqlalchemy import Connection
 
 from exchange.config import ServerConfig
 from exchange.crypto.keys import Ed25519Signer
-from exchange.service import Caller, Exchange
+from exchange.service.caller import Caller
+from exchange.service.core import Exchange
 from exchange.store import reports as rstore
 from exchange.store.db import Database
 from exchange.store.migrate import upgrade

@@ -27,7 +27,8 @@ from exchange.api.openapi import routes as openapi_routes
 from exchange.api.problems import problem_middleware, problem_response
 from exchange.api.requestlog import request_log_middleware
 from exchange.errors import ExchangeError, Unavailable
-from exchange.service import Exchange, notify
+from exchange.service import notify
+from exchange.service.core import Exchange
 
 __all__ = ["create_app"]
 

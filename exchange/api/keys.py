@@ -1,13 +1,13 @@
-"""Typed application state (``web.AppKey``) and the per-request authentication step."""
+"""The per-request authentication step and the request key of its client."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from exchange.api.app_keys import AUTH, EXCHANGE, SEEN
+from exchange.api.app_keys import AUTH, SEEN
 from exchange.service.caller import Caller
 
-__all__ = ["CLIENT_ID", "EXCHANGE", "authenticate"]
+__all__ = ["CLIENT_ID", "authenticate"]
 
 #: the authenticated client of a request, for the request log
 CLIENT_ID = web.RequestKey("client_id", str)

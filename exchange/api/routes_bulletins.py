@@ -7,7 +7,7 @@ import ipaddress
 
 from aiohttp import web
 
-from exchange.api.app_keys import ADMISSIONS, DELIVERY, EXCHANGE, LIMITS
+from exchange.api.app_keys import ADMISSIONS, DELIVERY, LIMITS, STATUS
 from exchange.api.keys import authenticate
 from exchange.api.parse import query_flag, query_int
 from exchange.bulletin import item as inbox_item
@@ -90,14 +90,9 @@ def _metrics_allowed(request: web.Request, token: str | None) -> bool:
 @routes.get("/metrics", allow_head=False)
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text format; expose to the monitoring network only (docs/deploy.md)."""
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+    from prometheus_client import CONTENT_TYPE_LATEST
 
-    ex = request.app[EXCHANGE]
-    if not _metrics_allowed(request, ex.config.metrics_token):
+    status = request.app[STATUS]
+    if not _metrics_allowed(request, status.metrics_token):
         raise NotFound("no such resource")  # nothing tells a scanner that it exists
-    ex.metrics.websockets.set(ex.hub.connections)
-    ex.metrics.pending.set(await ex.delivery.pending_deliveries())
-    return web.Response(
-        body=generate_latest(ex.metrics.registry),
-        headers={"Content-Type": CONTENT_TYPE_LATEST},
-    )
+    return web.Response(body=await status.scrape(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -15,8 +15,8 @@ from exchange.api.app import create_app
 from exchange.config import ServerConfig
 from exchange.node.http import HTTP_LOG, Gate
 from exchange.node.setup import open_exchange
-from exchange.service import Exchange
 from exchange.service.alerts.worker import background as alert_worker
+from exchange.service.core import Exchange
 
 __all__ = ["RunningServer", "banner", "run_node", "start", "stop_on_signals"]
 

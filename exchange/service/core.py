@@ -1,10 +1,10 @@
 """The services of one node, built once from its configuration (the composition root).
 
-Each service is given the collaborators it uses as constructor arguments; request
-handlers take them from the application (``api/app_keys.py``). The function modules
-that still take the whole node (``delivery``, ``audit_log``, ``reports``, ``alerts``,
-``sent``, ``seen``) read only the plain parts: ``config``, ``limits``, ``db``,
-``clock``, ``signer``, ``hub``, ``marker``, ``metrics``, ``clients``."""
+Each service is given the collaborators it uses as named constructor arguments and
+never the node itself: no other module of ``exchange.service`` imports ``Exchange``
+(ADR 0015). Request handlers take the services from the application
+(``api/app_keys.py``); the node start-up (``exchange/node``), the CLI's node commands
+and the tests read them as attributes here."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from exchange.service.seen import SeenMarks
 from exchange.service.sent import Sent
 from exchange.service.server_key import ServerKeys
 from exchange.service.spend import JtiSpender
+from exchange.service.status import NodeStatus
 from exchange.service.stream import Streams
 from exchange.service.view import ViewCache
 from exchange.store.db import Database
@@ -39,7 +40,9 @@ __all__ = ["Caller", "Exchange"]
 
 class Exchange:
     """One node: its database handle, signing key, clock, local hub, and the services
-    built on them (``auth``, ``directory``, ``admissions``, ``audit_log``)."""
+    built on them (``auth``, ``directory``, ``admissions``, ``audit_log``, ``seen``,
+    ``reports``, ``sent``, ``delivery``, ``streams``, ``key_lifecycle``,
+    ``server_keys``, ``alert_endpoints``, ``status``; ``alert_worker()`` per app)."""
 
     def __init__(
         self,
@@ -59,6 +62,9 @@ class Exchange:
         sole_writer = db.is_sqlite and not config.poll_interval
         self.hub = hub = Hub(queue_size=limits.ws_send_queue, carry=sole_writer)
         self.metrics = metrics = Metrics()
+        self.status = NodeStatus(
+            db=db, hub=hub, metrics=metrics, metrics_token=config.metrics_token
+        )
         self.marker = marker = DeliveryMarker(db, clock)
         self.clients = clients = ClientCache(db, enabled=sole_writer)
         keys = KeyCache()

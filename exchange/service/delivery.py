@@ -270,9 +270,6 @@ class Delivery:
     async def latest_seq(self) -> int:
         return await self.db.run_read(bstore.max_seq, single=True)
 
-    async def pending_deliveries(self) -> int:
-        return await self.db.run_read(bstore.pending_count, single=True)
-
     async def escalate(self) -> int:
         """Mark overdue deliveries and tell the sender's streams (``escalation`` messages).
         Each overdue delivery is escalated once, also when several nodes run this job."""
