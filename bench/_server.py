@@ -3,7 +3,7 @@
 settings: a raised file-descriptor limit, and a per-client rate limit raised so that it
 does not shape the load (``--rate``).
 
-Run by bench/_common.py; by hand:
+Run by bench/_servers.py; by hand:
 ``python bench/_server.py --db sqlite+aiosqlite:///x.db --keys keys --port 8080``.
 """
 
@@ -21,7 +21,7 @@ from exchange.node import serve
 
 
 def raise_nofile() -> None:
-    # imports nothing from bench/_common.py so that the server's memory is its own
+    # imports none of the bench helpers (bench/_*.py) so that the server's memory is its own
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:  # root may raise the hard limit too
         resource.setrlimit(resource.RLIMIT_NOFILE, (65536, max(hard, 65536)))

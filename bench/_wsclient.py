@@ -23,7 +23,7 @@ _BULLETIN = re.compile(r'\{"kind": ?"bulletin"')
 
 
 def _token(signer: Any, cid: str) -> str:
-    from _common import token
+    from _bulletins import token
 
     return token(signer, cid, "GET", "/v1/stream", None)
 
@@ -125,7 +125,7 @@ def _child(
     parallel: int,
     deadline: float,
 ) -> None:
-    from _common import raise_nofile
+    from _procs import raise_nofile
 
     raise_nofile(len(entries) + 1024)
     asyncio.run(_run(url, entries, pipe, parallel, deadline))

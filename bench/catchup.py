@@ -32,24 +32,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from _common import (
-    CpuMeter,
-    Party,
-    bulletin,
-    db_url,
-    enrol,
-    init_exchange,
-    loadavg,
-    maybe_profile,
-    median,
-    print_machine,
-    proc_cpu_seconds,
-    seal_many,
-    start_server,
-    table,
-    token,
-    workspace,
-)
+from _bulletins import bulletin, seal_many, token
+from _machine import loadavg, print_machine
+from _parties import Party, enrol
+from _procs import CpuMeter, proc_cpu_seconds
+from _pyspy import maybe_profile
+from _servers import db_url, init_exchange, start_server, workspace
+from _stats import median, table
 
 _SEQ = re.compile(r'"seq": ?(\d+)')
 _BULLETIN = re.compile(r'\{"kind": ?"bulletin"')

@@ -26,23 +26,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import (
-    CpuMeter,
-    Party,
-    bulletin,
-    enrol,
-    init_exchange,
-    loadavg,
-    maybe_profile,
-    median,
-    pct,
-    post_at_rate,
-    print_machine,
-    seal_many,
-    start_server,
-    table,
-    workspace,
-)
+from _bulletins import bulletin, seal_many
+from _machine import loadavg, print_machine
+from _parties import Party, enrol
+from _posting import post_at_rate
+from _procs import CpuMeter
+from _pyspy import maybe_profile
+from _servers import init_exchange, start_server, workspace
+from _stats import median, pct, table
 from _wsclient import Subscribers
 
 STATES = 193

@@ -4,15 +4,29 @@ with ``cryptography`` directly, no project code) and the project's CEILING
 (bench/ceiling_server.py: the same work through the project's crypto code), in one run.
 
 Run: ``python bench/ingest.py [--shapes 4,50] [--connections 40] [--repeat 3]
-[--client-keys hybrid,ed25519] [--server-key hybrid] [--profile DIR]``. Needs wrk
-(``apt-get install -y wrk``); ``--profile`` needs py-spy. Issue 19's measurement is the
-default: 4-recipient hybrid envelopes from 40 clients.
+[--client-keys hybrid,ed25519] [--server-key hybrid] [--workers 1[,2]] [--db URL]
+[--profile DIR]``. Needs wrk (``apt-get install -y wrk``); ``--profile`` needs py-spy.
+Issue 19's measurement is the default: 4-recipient hybrid envelopes from 40 clients.
+
+``--workers 1,2`` measures ``exchange serve --workers 1`` and ``--workers 2`` in turn
+in each repeat (each on a fresh database; the order is reversed every other repeat), and
+prints their rates and the ratio 2 workers / 1 worker; the first count is the one
+compared with the references. ``--db URL`` puts the exchange on PostgreSQL instead of
+SQLite: the database must exist (the script says how to create it if not) and is emptied
+(schema dropped and made again, as bench/reports.py ``--fresh``) before each server
+start. Issue 19's worker comparison, one command per database::
+
+    python bench/ingest.py --workers 1,2 --repeat 3
+    psql -h 127.0.0.1 -U postgres -c 'CREATE DATABASE bench'   # once
+    python bench/ingest.py --workers 1,2 --repeat 3 --skip-ceiling \\
+        --db postgresql+asyncpg://postgres@127.0.0.1:5432/bench
 
 What it does, per repeat (a fresh database each time):
 
 1. ``exchange init`` into a temporary folder; start the server (bench/_server.py, i.e.
    ``exchange.node.serve``: SQLite in WAL mode with ``synchronous=FULL``, so every
-   commit is durable, and the request log written at INFO as in production).
+   commit is durable, or the ``--db`` PostgreSQL database; the request log written at
+   INFO as in production).
 2. Enrol 51 States with hybrid (ML-KEM-768 + X25519) encryption keys through the admin
    API; group ``g4`` has 5 of them, ``g6`` 7, ``g50`` all 51. Up to 7 States post, each
    through ``--clients`` poster clients per signing key kind (``--client-keys``: hybrid
@@ -48,27 +62,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import (
+from _bulletins import bulletin, seal_many, write_requests
+from _ingest_report import Key, summary, workers_summary
+from _machine import loadavg, print_machine
+from _parties import Party, enrol
+from _pg import fresh_pg, safe_url
+from _procs import CpuMeter, worker_pids
+from _pyspy import maybe_profile
+from _servers import (
     CALLGRIND,
     EXCHANGE_ID,
-    CpuMeter,
     Instructions,
-    Party,
-    bulletin,
-    enrol,
     init_exchange,
-    loadavg,
-    maybe_profile,
-    median,
-    print_machine,
-    run_wrk,
-    seal_many,
     start_ceiling,
     start_server,
-    table,
     workspace,
-    write_requests,
 )
+from _wrk import run_wrk
 
 from exchange.crypto.keys import Ed25519Signer, HybridSigner
 
@@ -78,7 +88,6 @@ STATES = 51
 CLIENT_PREFIX = {"ed25519": "ops", "hybrid": "hyb"}
 
 Jobs = list[tuple[dict[str, Any], str, list[str]]]
-Key = tuple[int, str]  # (recipients, client key kind)
 
 
 def build_world(clients: int, kinds: list[str]) -> tuple[list[Party], dict[str, dict[str, str]]]:
@@ -151,15 +160,28 @@ def show(rep: int, what: str, key: Key, row: dict[str, Any]) -> None:
 
 
 def measure(
-    url: str, pid: int, name: str, reqfile: Path, args: argparse.Namespace, profile: str = ""
+    url: str,
+    pid: int,
+    name: str,
+    reqfile: Path,
+    args: argparse.Namespace,
+    profile: str = "",
+    workers: int = 1,
 ) -> tuple[dict[str, Any], CpuMeter]:
     load0 = loadavg()
     ins = Instructions(pid).start()
-    meter = CpuMeter({name: pid}).start()
+    pids = {name: pid}  # the server and its workers together, then each worker alone
+    if workers > 1:
+        pids |= {f"worker {i + 1}": w for i, w in enumerate(worker_pids(pid))}
+    meter = CpuMeter(pids).start()
     with maybe_profile(args.profile if profile else None, pid, profile):
         res = run_wrk(url, reqfile, threads=args.threads, connections=args.connections)
     meter.stop()
     row = wrk_row(res, meter, name, load0)
+    if workers > 1:  # each worker must have served its share of the posts
+        shares = [v for k, v in meter.result.items() if k.startswith("worker ")]
+        if len(shares) != workers or min(shares) < 0.25 * sum(shares) / workers:
+            print(f"WARNING: {workers} workers asked, CPU per worker {shares}", flush=True)
     row["ins"] = ins.stop() / row["ok"] / 1e6 if row["ok"] else float("nan")
     if "dir" in CALLGRIND:
         row["describe"] += f"; {row['ins']:.2f} M instructions/post (callgrind)"
@@ -173,23 +195,35 @@ def one_repeat(
     groups: dict[str, dict[str, str]],
     shapes: dict[Key, tuple[Jobs, list[str]]],
 ) -> dict[Key, dict[str, Any]]:
-    out: dict[Key, dict[str, Any]] = {}
+    out: dict[Key, dict[str, Any]] = {key: {} for key in shapes}
+    many = len(args.workers) > 1
+    # several worker counts: every other repeat in the reverse order, so that a drift of
+    # the machine's load does not always favour the same one
+    order = args.workers if rep % 2 else args.workers[::-1]
     with workspace(args.keep) as wd:
-        asyncio.run(init_exchange(wd, signing=args.server_key))
-        server = start_server(wd, extra=["--workers", str(args.workers)])
-        try:
-            secs = asyncio.run(enrol(wd, server.url, parties, groups))
-            print(f"[run {rep}] server pid {server.pid}, enrolled in {secs:.1f} s", flush=True)
-            for key, (jobs, envelopes) in shapes.items():
-                reqfile = wd / f"requests-{key[0]}-{key[1]}.txt"
-                write_requests(reqfile, posts_of(jobs, envelopes, parties))
-                prof = f"ingest-{key[0]}-{key[1]}-run{rep}"
-                row, _ = measure(server.url, server.pid, "server", reqfile, args, prof)
-                out[key] = {"ingest": row}
-                show(rep, "ingest", key, row)
-                print(f"[run {rep}]   status {row['status']}", flush=True)
-        finally:
-            server.stop()
+        for n in order:
+            sub = wd / f"workers{n}" if many else wd
+            sub.mkdir(exist_ok=True)
+            if args.db:
+                asyncio.run(fresh_pg(args.db))
+            asyncio.run(init_exchange(sub, signing=args.server_key, db=args.db))
+            server = start_server(sub, extra=["--workers", str(n)], db=args.db)
+            what = f"ingest {n}w" if many else "ingest"
+            try:
+                secs = asyncio.run(enrol(sub, server.url, parties, groups))
+                print(f"[run {rep}] server pid {server.pid}, enrolled in {secs:.1f} s", flush=True)
+                for key, (jobs, envelopes) in shapes.items():
+                    reqfile = sub / f"requests-{key[0]}-{key[1]}.txt"
+                    write_requests(reqfile, posts_of(jobs, envelopes, parties))
+                    prof = f"ingest-{key[0]}-{key[1]}-run{rep}" + (f"-{n}w" if many else "")
+                    row, _ = measure(server.url, server.pid, "server", reqfile, args, prof, n)
+                    out[key][f"workers {n}"] = row
+                    if n == args.workers[0]:  # the one compared with the references
+                        out[key]["ingest"] = row
+                    show(rep, what, key, row)
+                    print(f"[run {rep}]   status {row['status']}", flush=True)
+            finally:
+                server.stop()
         if args.skip_ceiling:
             return out
         keyfile = wd / "ceiling-keys.json"
@@ -223,77 +257,6 @@ def one_repeat(
     return out
 
 
-def pct(a: float, b: float) -> str:
-    return f"{a / b * 100:.0f} %" if b == b and b else "n/a"
-
-
-def summary(runs: list[dict[Key, dict[str, Any]]], keys: list[Key]) -> None:
-    print("\n## Results (median over runs; first run apart; per-run lines above)\n")
-    rows = []
-    for key in keys:
-
-        def med(what: str, field: str, first: bool = False, key: Key = key) -> float:
-            xs = [r[key][what][field] for r in runs if what in r[key]]
-            return (xs[0] if first else median(xs)) if xs else float("nan")
-
-        ing, lean, ceil = med("ingest", "per_s"), med("lean", "per_s"), med("ceiling", "per_s")
-        rows.append(
-            [
-                key[0],
-                key[1],
-                ing,
-                med("ingest", "p99"),
-                med("ingest", "cpu_ms"),
-                lean,
-                ceil,
-                pct(ing, lean),
-                pct(ing, ceil),
-                pct(ceil, lean),
-                pct(med("ingest", "per_s", True), med("lean", "per_s", True)),
-                med("bare", "per_s"),
-                " / ".join(r[key]["ingest"]["load"].split()[0] for r in runs),
-            ]
-        )
-        if "dir" in CALLGRIND:  # lean/ingest instructions: the rate ratio of a CPU-bound node
-            rows[-1] += [med("ingest", "ins"), med("lean", "ins"), med("ceiling", "ins")]
-            rows[-1].append(pct(med("lean", "ins"), med("ingest", "ins")))
-    head = ["recipients", "client keys", "ingest /s", "p99 ms", "CPU ms/post", "lean /s"]
-    head += ["ceiling /s", "ingest/lean", "ingest/ceiling", "ceiling/lean", "run 1 ingest/lean"]
-    head += ["bare /s", "load (1 min) per run"]
-    if "dir" in CALLGRIND:
-        head += ["ingest M instr/post", "lean M instr", "ceiling M instr", "lean/ingest instr"]
-    print(table(head, rows))
-    shapes = sorted({k[0] for k in keys})
-    if not all((s, kind) in keys for s in shapes for kind in ("hybrid", "ed25519")):
-        return
-    print("\n## ML-DSA-65 verify cost per post (issue 20): hybrid vs Ed25519 client keys\n")
-    print("(two composite verifies per post: the request token and the envelope)\n")
-    rows = []
-    for s in shapes:
-        for what in ("ingest", "lean", "ceiling"):
-            h = [r[(s, "hybrid")][what] for r in runs if what in r[(s, "hybrid")]]
-            e = [r[(s, "ed25519")][what] for r in runs if what in r[(s, "ed25519")]]
-            if not h or not e:
-                continue
-            ratio = median(x["per_s"] / y["per_s"] for x, y in zip(h, e, strict=True))
-            extra = median(x["cpu_ms"] - y["cpu_ms"] for x, y in zip(h, e, strict=True))
-            ins = median(x["ins"] - y["ins"] for x, y in zip(h, e, strict=True))
-            rows.append([s, what, pct(ratio, 1.0), extra, extra / 2, ins])
-    print(
-        table(
-            [
-                "recipients",
-                "server",
-                "hybrid/Ed25519 rate",
-                "extra CPU ms/post",
-                "per verify",
-                "extra M instr/post",
-            ],
-            rows,
-        )
-    )
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--shapes", default="4,50", help="recipient counts (4, 6 and/or 50)")
@@ -310,7 +273,16 @@ def main() -> None:
         "--server-key", default="hybrid", choices=("hybrid", "ed25519"), help="receipt key"
     )
     p.add_argument(
-        "--workers", type=int, default=1, help="exchange serve --workers (server processes)"
+        "--workers",
+        default="1",
+        help="exchange serve --workers (server processes); several, e.g. 1,2: each in turn "
+        "on a fresh database, and a table of their rates and ratios",
+    )
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        help="a PostgreSQL database, emptied before each server start (default: a SQLite "
+        "file in the temporary folder); e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/bench",
     )
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--skip-ceiling", action="store_true", help="no lean, ceiling or bare runs")
@@ -331,13 +303,24 @@ def main() -> None:
         p.error("--client-keys takes hybrid and/or ed25519; --shapes 4, 6 and/or 50")
     try:
         counts = {int(k): int(v) for k, v in (x.split(":") for x in args.requests.split(","))}
+        args.workers = [int(n) for n in args.workers.split(",")]
     except ValueError:
-        p.error("--requests takes SHAPE:COUNT pairs, e.g. 4:2000,50:600")
+        p.error("--requests takes SHAPE:COUNT pairs, e.g. 4:2000,50:600; --workers 1 or 1,2")
+    if len(set(args.workers)) != len(args.workers) or min(args.workers) < 1:
+        p.error("--workers takes distinct counts of at least 1, e.g. 1,2")
+    if args.db and not args.db.startswith(("postgresql", "postgres:")):
+        p.error("--db takes a PostgreSQL URL (SQLite is the default)")
+    if args.db:  # now, not after sealing: a missing database says how to create it
+        asyncio.run(fresh_pg(args.db))
+    store = "SQLite WAL synchronous=FULL"
+    if args.db:
+        store = f"PostgreSQL {safe_url(args.db)} (emptied before each server start)"
 
     settings = {
-        "server": "bench/_server.py = exchange.node.serve, SQLite WAL synchronous=FULL, "
+        "server": f"bench/_server.py = exchange.node.serve, {store}, "
         "request log at INFO to a file, per-client rate limit raised, "
-        f"{args.workers} server process(es), {args.server_key} server key (receipts)",
+        f"{'/'.join(map(str, args.workers))} server process(es), "
+        f"{args.server_key} server key (receipts)",
         "references": "bench/lean_server.py (cryptography only), bench/ceiling_server.py "
         "(the project's crypto), bare aiohttp (no crypto)",
         "load": f"wrk -t{args.threads} -c{args.connections}, closed loop, each request once",
@@ -364,6 +347,9 @@ def main() -> None:
 
     runs = [one_repeat(r + 1, args, parties, groups, shapes) for r in range(args.repeat)]
     summary(runs, list(shapes))
+    if len(args.workers) > 1:
+        db = f"PostgreSQL ({safe_url(args.db)})" if args.db else "SQLite"
+        workers_summary(runs, list(shapes), args.workers, db)
     print(f"\nload avg at end: {loadavg()}")
 
 

@@ -21,8 +21,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from _pg import fresh_pg
 from history import generate
-from sqlalchemy import Connection
 
 from exchange.config import ServerConfig
 from exchange.crypto.keys import Ed25519Signer
@@ -42,24 +42,11 @@ CASES = (
 )
 
 
-async def _fresh_pg(url: str) -> None:
-    db = Database(url)
-    try:
-
-        def fresh(conn: Connection) -> None:
-            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-
-        await db.run_write(fresh)
-    finally:
-        await db.close()
-
-
 async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db or f"sqlite+aiosqlite:///{Path(tmp) / 'history.db'}"
         if args.db and args.fresh:
-            await _fresh_pg(url)
+            await fresh_pg(url)
         db = Database(url)
         await upgrade(db)
         t0 = time.perf_counter()

@@ -27,7 +27,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from _common import init_exchange, loadavg, print_machine, table, workspace
+from _machine import loadavg, print_machine
+from _servers import init_exchange, workspace
+from _stats import table
 
 ENVELOPE = "e" * 17_000  # the size of a sealed 6-recipient bulletin; not parsed here
 

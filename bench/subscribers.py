@@ -24,25 +24,14 @@ import asyncio
 import time
 from pathlib import Path
 
-from _common import (
-    CpuMeter,
-    Party,
-    bulletin,
-    enrol,
-    init_exchange,
-    loadavg,
-    maybe_profile,
-    median,
-    pct,
-    post_at_rate,
-    print_machine,
-    proc_rss_mib,
-    raise_nofile,
-    seal_many,
-    start_server,
-    table,
-    workspace,
-)
+from _bulletins import bulletin, seal_many
+from _machine import loadavg, print_machine
+from _parties import Party, enrol
+from _posting import post_at_rate
+from _procs import CpuMeter, proc_rss_mib, raise_nofile
+from _pyspy import maybe_profile
+from _servers import init_exchange, start_server, workspace
+from _stats import median, pct, table
 from _wsclient import Subscribers
 
 

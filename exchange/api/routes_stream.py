@@ -127,7 +127,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
     after = query_int(request, "after", 0)
     filters = Filters.parse(request.query.get("min_priority"), request.query.get("types"))
     session = request.app[STREAMS].open(caller, after, filters)  # refuses a non-reader
-    ws = web.WebSocketResponse(max_msg_size=limits.ws_max_frame, heartbeat=limits.ws_heartbeat)
+    ws = web.WebSocketResponse(  # no permessage-deflate: ciphertext does not compress
+        max_msg_size=limits.ws_max_frame, heartbeat=limits.ws_heartbeat, compress=False
+    )
     try:
         await ws.prepare(request)
     except ConnectionError:  # the client left during the handshake: nothing to serve

@@ -3,7 +3,8 @@
 Cheap checks and the outer signature come first, outside any transaction; routing,
 the recipient-kid check, the insert of the bulletin with its deliveries, and its audit
 leaf then happen in one write transaction: a bulletin is accepted whole or not at all.
-Concurrent admissions share that transaction (group commit), each with its own outcome."""
+Concurrent admissions share that transaction (group commit), each with its own outcome.
+The receipt is signed after the commit (service/receipts.py, ADR 0019)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,11 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from exchange.audit.canonical import canonical_json
 from exchange.bulletin.validate import validate_metadata
 from exchange.config import Limits
 from exchange.crypto import b64u_encode, jws
 from exchange.crypto.envelope import EnvelopeInfo, verify_envelope
-from exchange.crypto.keys import SigningKey, SigningPublicKey
+from exchange.crypto.keys import SigningPublicKey
 from exchange.errors import (
     Conflict,
     ExchangeError,
@@ -36,9 +36,10 @@ from exchange.service.auth import KeyCache
 from exchange.service.batch import Batcher
 from exchange.service.caller import Caller
 from exchange.service.clients import ClientCache
-from exchange.service.clock import Clock, iso_ms
+from exchange.service.clock import Clock
 from exchange.service.hub import Arrival, Hub
 from exchange.service.metrics import Metrics
+from exchange.service.receipts import ReceiptBody, Receipts
 from exchange.service.signing_policy import check_key
 from exchange.service.view import ViewCache
 from exchange.store import audit as audit_store
@@ -109,10 +110,6 @@ def _check_fresh(adm: Admissions, meta: dict[str, Any]) -> None:
         raise InputError(f"iat is {stale}")
 
 
-def _receipt(adm: Admissions, body: dict[str, Any]) -> str:
-    return jws.sign_compact(canonical_json(body), adm.signer, jws.TYP_RECEIPT)
-
-
 @dataclass(frozen=True)
 class _Request:
     """A verified envelope waiting for its admission transaction."""
@@ -126,8 +123,11 @@ class _Request:
 
 @dataclass(frozen=True)
 class _Outcome:
+    """``receipt`` is the stored one, or ``""`` with the ``body`` it is to be signed over."""
+
     created: bool
     receipt: str
+    body: ReceiptBody | None = None
     arrival: Arrival | None = None
 
 
@@ -138,6 +138,7 @@ class _Known:
     iss: str
     envelope_sha256: str
     receipt: str
+    body: ReceiptBody | None = None
 
 
 class Admissions(Batcher[_Request, _Outcome]):
@@ -152,7 +153,7 @@ class Admissions(Batcher[_Request, _Outcome]):
         self,
         *,
         db: Database,
-        signer: SigningKey,
+        receipts: Receipts,
         clock: Clock,
         limits: Limits,
         ack_deadlines: dict[str, int],
@@ -164,7 +165,7 @@ class Admissions(Batcher[_Request, _Outcome]):
     ) -> None:
         super().__init__()
         self.db = db
-        self.signer = signer
+        self.receipts = receipts
         self.clock = clock
         self.limits = limits
         self.ack_deadlines = ack_deadlines
@@ -231,6 +232,8 @@ async def _admit(adm: Admissions, caller: Caller, envelope: bytes) -> tuple[bool
     _check_times(adm, meta)  # a re-post passed these when it was first accepted
     request = _Request(meta, client_id, info, envelope.decode("ascii"), b64u_encode(info.sha256))
     outcome = await adm.submit(request)
+    if outcome.body is not None:  # committed and streamed; signed now (ADR 0019)
+        return outcome.created, await adm.receipts.submit(outcome.body)
     return outcome.created, outcome.receipt
 
 
@@ -242,7 +245,7 @@ def _admit_txn(
     audit_store.lock_log(conn)  # seq order == commit order (ADR 0005)
     state = adm.views.get_txn(conn)
     known = {
-        bid: _Known(b.iss, b.envelope_sha256, b.receipt)
+        bid: _Known(b.iss, b.envelope_sha256, b.receipt, ReceiptBody.of(b))
         for bid, b in bstore.by_bids(conn, sorted({r.meta["bid"] for r in items})).items()
     }
     seq = bstore.max_seq(conn)
@@ -287,17 +290,8 @@ def _admit_txn(
             now,
             readers=[meta["iss"], *recipients],  # issue 17: a committed leaf
         )
-        receipt = _receipt(
-            adm,
-            {
-                "bid": meta["bid"],
-                "seq": seq,
-                "iss": meta["iss"],
-                "recipients": recipients,
-                "envelope_sha256": r.digest,
-                "accepted_at": iso_ms(now),
-                "log_index": log_index,
-            },
+        body = ReceiptBody(
+            meta["bid"], seq, meta["iss"], tuple(recipients), r.digest, now, log_index
         )
         rows.append(
             bstore.NewBulletin(
@@ -311,11 +305,10 @@ def _admit_txn(
                 accepted_at=now,
                 deadline=None if deadline is None else now + deadline * 1000,
                 log_index=log_index,
-                receipt=receipt,
             )
         )
-        known[meta["bid"]] = _Known(meta["iss"], r.digest, receipt)
-        out.append(_Outcome(True, receipt, Arrival(rows[-1].item(), recipients)))
+        known[meta["bid"]] = _Known(meta["iss"], r.digest, "", body)
+        out.append(_Outcome(True, "", body, Arrival(rows[-1].item(), recipients)))
     bstore.insert_bulletins(conn, rows)
     log.flush()
     return out
@@ -327,7 +320,9 @@ _USED = "this bid is already used by a different envelope"
 def _repost(prior: _Known, digest: str) -> _Outcome:
     if prior.envelope_sha256 != digest:  # PROTOCOL §5: a used bid with other bytes
         raise Conflict(_USED)
-    return _Outcome(False, prior.receipt)
+    # Not yet receipted: its first post is between its two commits, or ended with the
+    # first (a crash); either way the receipt is signed and stored once.
+    return _Outcome(False, prior.receipt, None if prior.receipt else prior.body)
 
 
 def _check_kids(info: EnvelopeInfo, recipients: list[str], active: dict[str, str]) -> None:

@@ -25,6 +25,7 @@ from exchange.service.key_lifecycle import KeyLifecycle
 from exchange.service.marker import DeliveryMarker
 from exchange.service.metrics import Metrics
 from exchange.service.ratelimit import RateLimiter
+from exchange.service.receipts import Receipts
 from exchange.service.reports import Reports
 from exchange.service.seen import SeenMarks
 from exchange.service.sent import Sent
@@ -40,8 +41,8 @@ __all__ = ["Caller", "Exchange"]
 
 class Exchange:
     """One node: its database handle, signing key, clock, local hub, and the services
-    built on them (``auth``, ``directory``, ``admissions``, ``audit_log``, ``seen``,
-    ``reports``, ``sent``, ``delivery``, ``streams``, ``key_lifecycle``,
+    built on them (``auth``, ``directory``, ``admissions``, ``audit_log``, ``receipts``,
+    ``seen``, ``reports``, ``sent``, ``delivery``, ``streams``, ``key_lifecycle``,
     ``server_keys``, ``alert_endpoints``, ``status``; ``alert_worker()`` per app)."""
 
     def __init__(
@@ -87,6 +88,7 @@ class Exchange:
             hub=hub,
         )
         self.audit_log = AuditLog(db=db, signer=signer, clock=clock, limits=limits)
+        self.receipts = receipts = Receipts(db=db, signer=signer)
         self.seen = seen = SeenMarks(db=db, clock=clock, hub=hub)
         self.reports = Reports(
             db=db, clock=clock, limits=limits, ack_deadlines=config.ack_deadlines, seen=seen
@@ -94,7 +96,7 @@ class Exchange:
         self.sent = Sent(db=db, clock=clock)
         self.admissions = Admissions(
             db=db,
-            signer=signer,
+            receipts=receipts,
             clock=clock,
             limits=limits,
             ack_deadlines=config.ack_deadlines,
@@ -113,6 +115,7 @@ class Exchange:
             hub=hub,
             marker=marker,
             metrics=metrics,
+            receipts=receipts,
             alerts_queue_max=config.alerts.queue_max,
         )
         self.streams = Streams(

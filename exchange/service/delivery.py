@@ -19,6 +19,7 @@ from exchange.service.clock import Clock, iso_ms
 from exchange.service.hub import Hub
 from exchange.service.marker import DeliveryMarker
 from exchange.service.metrics import Metrics
+from exchange.service.receipts import Receipts
 from exchange.store import acks as ack_store
 from exchange.store import audit as audit_store
 from exchange.store import bulletins as bstore
@@ -96,6 +97,7 @@ class Delivery:
         hub: Hub,
         marker: DeliveryMarker,
         metrics: Metrics,
+        receipts: Receipts,
         alerts_queue_max: int,
     ) -> None:
         self.db = db
@@ -106,6 +108,7 @@ class Delivery:
         self.hub = hub
         self.marker = marker
         self.metrics = metrics
+        self.receipts = receipts  # the sender sees its bulletin's receipt
         self.alerts_queue_max = alerts_queue_max
 
     async def inbox(
@@ -136,7 +139,7 @@ class Delivery:
         out["log_index"] = b.log_index
         if caller.party == b.iss:
             out["recipients"] = list(b.recipients)
-            out["receipt"] = b.receipt
+            out["receipt"] = await self.receipts.of(b)
         else:
             self.marker.mark(caller.party, [b.seq])
         return out

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from exchange.bulletin import item as inbox_item
 from exchange.store import schema as s
@@ -21,6 +21,7 @@ __all__ = [
     "item_of",
     "max_seq",
     "pending_count",
+    "set_receipts",
 ]
 
 ITEM_COLUMNS = (
@@ -166,6 +167,26 @@ def insert_bulletins(conn: Connection, batch: list[NewBulletin]) -> None:
     conn.execute(_INSERT_BULLETIN, rows)
     if deliveries:
         conn.execute(_INSERT_DELIVERY, deliveries)
+
+
+_SET_RECEIPT = (
+    update(s.bulletins)
+    .where(s.bulletins.c.bid == bindparam("b_bid"), s.bulletins.c.receipt == "")
+    .values(receipt=bindparam("b_receipt"))
+)
+
+
+def set_receipts(conn: Connection, receipts: dict[str, str]) -> dict[str, str]:
+    """Store receipts where none is stored yet (``""``: admitted, not yet receipted),
+    and return the stored receipt of each bid: a receipt once stored is never replaced
+    (service/receipts.py)."""
+    conn.execute(_SET_RECEIPT, [{"b_bid": b, "b_receipt": r} for b, r in receipts.items()])
+    rows = conn.execute(
+        select(s.bulletins.c.bid, s.bulletins.c.receipt).where(
+            s.bulletins.c.bid.in_(list(receipts))
+        )
+    ).all()
+    return {r.bid: r.receipt for r in rows}
 
 
 def pending_count(conn: Connection) -> int:

@@ -181,3 +181,19 @@ async def test_websocket_frame_over_the_limit(h: Harness, no_errors: None) -> No
             pass
         assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), msg
         assert ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG, ws.close_code
+
+
+async def test_the_stream_refuses_permessage_deflate(h: Harness, no_errors: None) -> None:
+    """Sealed envelopes do not compress; a compressed stream would cost the server a
+    deflate per frame and per recipient, and inflate whatever a client sends (the HTTP
+    side refuses compressed bodies likewise)."""
+    uz = h.members["UZ"].client
+    async with aiohttp.ClientSession() as s:
+        ws = await s.ws_connect(  # aiohttp offers permessage-deflate by default
+            h.url + "/v1/stream",
+            params={"access_token": uz.token("GET", "/v1/stream")},
+            compress=15,
+        )
+        assert ws.compress == 0  # the server's answer named no extension
+        assert "Sec-WebSocket-Extensions" not in ws._response.headers
+        await ws.close()

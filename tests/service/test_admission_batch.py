@@ -804,16 +804,16 @@ async def test_unforeseen_failure_of_one_item_is_isolated(
     m = await h.cac(observer=False)
     posts = [await sealed(h, *mixed_burst_bulletin(i)) for i in range(10)]
     doomed = posts[4]
-    real_receipt = admission._receipt
+    real_check = admission._check_supersedes
     calls: list[str] = []
 
-    def receipt(ex: Any, body: dict[str, Any]) -> str:
-        calls.append(body["bid"])
-        if body["bid"] == doomed.bid:
+    def check(conn: Any, meta: dict[str, Any], known: Any) -> None:
+        calls.append(meta["bid"])
+        if meta["bid"] == doomed.bid:
             raise RuntimeError("an unforeseen failure while admitting one item")
-        return real_receipt(ex, body)
+        real_check(conn, meta, known)
 
-    monkeypatch.setattr(admission, "_receipt", receipt)
+    monkeypatch.setattr(admission, "_check_supersedes", check)
     batches = Batches(h)
     # posts[2] goes twice: the copies are next to each other in the batch
     Hold(h, len(posts) + 1, key=in_order(posts))
@@ -824,7 +824,7 @@ async def test_unforeseen_failure_of_one_item_is_isolated(
     bids = [p.bid for p in posts]
     assert batches.batches == [[*bids[:3], bids[2], *bids[3:]]], batches.batches
     # the batch got as far as the doomed item, then each item was retried alone (the
-    # second copy of posts[2] then found the first one stored, and made no receipt)
+    # second copy of posts[2] then found the first one stored: a re-post, not checked)
     assert calls == bids[:5] + bids
     expect_problem(replies[4], 500, "internal")
     server_errors.expected = 1  # that 500 is logged, once
