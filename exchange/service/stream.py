@@ -115,32 +115,32 @@ class Session:
     revocation check. :meth:`run` pushes until the sink closes or a check fails
     (:class:`AuthError`: the client was revoked or lost its reader role)."""
 
-    def __init__(self, node: Streams, caller: Caller, after: int, filters: Filters) -> None:
+    def __init__(self, streams: Streams, caller: Caller, after: int, filters: Filters) -> None:
         caller.require("reader")
-        self.node = node
+        self.streams = streams
         self.caller = caller
         self.filters = filters
         #: the last seq examined (pushed or filtered out); heartbeats carry it
         self.cursor = after
         #: a page bounds what one read holds in memory (items carry whole envelopes)
-        self._page = node.limits.max_page_size
-        self._carry = node.hub.carry
-        self._sub = node.hub.subscribe(caller.party)
+        self._page = streams.limits.max_page_size
+        self._carry = streams.hub.carry
+        self._sub = streams.hub.subscribe(caller.party)
         self._loop = asyncio.get_running_loop()
-        self._checked_epoch = node.hub.directory_epoch
-        self._next_check = self._loop.time() + node.limits.ws_recheck
+        self._checked_epoch = streams.hub.directory_epoch
+        self._next_check = self._loop.time() + streams.limits.ws_recheck
 
     def close(self) -> None:
-        self.node.hub.unsubscribe(self._sub)
+        self.streams.hub.unsubscribe(self._sub)
 
     # -- catch-up from the database ---------------------------------------------------
 
     def _read_page(self, conn: Connection, after: int) -> _Page:
         """One page after ``after``. Runs in a reader thread, so frames are built while
         the loop is sending the page before."""
-        node, wanted = self.node, self.filters.wanted
+        streams, wanted = self.streams, self.filters.wanted
         rows, more = inbox_store.inbox_rows(
-            conn, self.caller.party, after, self._page, node.limits.page_bytes, chunk=256
+            conn, self.caller.party, after, self._page, streams.limits.page_bytes, chunk=256
         )
         reader_txn(conn, self.caller)  # revoked meanwhile: none of these go out
         page = [
@@ -160,7 +160,7 @@ class Session:
     async def _push_backlog(self, sink: Sink) -> None:
         """Everything after the cursor, in seq order; the next page is read while this
         one is sent."""
-        run_read = self.node.db.run_read
+        run_read = self.streams.db.run_read
         reading = asyncio.ensure_future(run_read(partial(self._read_page, after=self.cursor)))
         try:
             while True:
@@ -203,7 +203,7 @@ class Session:
             # delivered_at: first push, of the frames written only. A database page of
             # an unfiltered stream holds every item of the party between its first and
             # last seq.
-            marker, party = self.node.marker, self.caller.party
+            marker, party = self.streams.marker, self.caller.party
             if page and self.filters.unfiltered and len(sent) > 1:
                 marker.mark_range(party, sent[0], sent[-1])
             else:
@@ -214,17 +214,17 @@ class Session:
     async def _recheck(self) -> None:
         """Issue 17: revocation reaches open streams. Periodically (any node's change),
         and before items from memory while this node's change is in flight or after it."""
-        epoch = self.node.hub.directory_epoch
-        await self.node.delivery.check_reader(self.caller)
+        epoch = self.streams.hub.directory_epoch
+        await self.streams.delivery.check_reader(self.caller)
         self._checked_epoch = epoch
-        self._next_check = self._loop.time() + self.node.limits.ws_recheck
+        self._next_check = self._loop.time() + self.streams.limits.ws_recheck
 
     # -- the loop ----------------------------------------------------------------------------
 
     async def run(self, sink: Sink) -> None:
         """Push until the sink closes; raises what ends the stream (AuthError on a
         revocation, TimeoutError for a peer too slow, ExchangeError for storage)."""
-        node, sub, loop = self.node, self._sub, self._loop
+        streams, sub, loop = self.streams, self._sub, self._loop
         while not sink.closed:
             sub.wake.clear()
             if loop.time() >= self._next_check:
@@ -233,7 +233,8 @@ class Session:
                 sub.stale = False
                 await self._push_backlog(sink)
             if self._carry:
-                if node.hub.directory_changing or node.hub.directory_epoch != self._checked_epoch:
+                hub = streams.hub
+                if hub.directory_changing or hub.directory_epoch != self._checked_epoch:
                     await self._recheck()
                 await self._push(sink, self._arrived)
             while sub.notices:  # escalations for the sender (service/delivery.py)
@@ -246,10 +247,10 @@ class Session:
         """Wait for a wake-up: only a wake-up means the inbox may have grown. A
         heartbeat goes out when nothing else was sent for that long, and costs no
         database read; the revocation check stays on schedule."""
-        node, loop = self.node, self._loop
+        streams, loop = self.streams, self._loop
         while True:
             now = loop.time()
-            idle = max(0.0, sink.last_sent + node.limits.ws_heartbeat - now)
+            idle = max(0.0, sink.last_sent + streams.limits.ws_heartbeat - now)
             try:
                 await asyncio.wait_for(self._sub.wake.wait(), min(idle, self._next_check - now))
                 return
@@ -257,5 +258,6 @@ class Session:
                 if loop.time() >= self._next_check:
                     await self._recheck()
                     continue
-                beat = {"kind": "heartbeat", "at": iso_ms(node.clock.ms()), "cursor": self.cursor}
+                at = iso_ms(streams.clock.ms())
+                beat = {"kind": "heartbeat", "at": at, "cursor": self.cursor}
                 await sink.send(inbox_item.dumps(beat))
