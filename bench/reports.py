@@ -26,8 +26,8 @@ from history import generate
 
 from exchange.config import ServerConfig
 from exchange.crypto.keys import Ed25519Signer
-from exchange.service import Caller, Exchange
-from exchange.service import reports as service_reports
+from exchange.service.caller import Caller
+from exchange.service.core import Exchange
 from exchange.store import reports as rstore
 from exchange.store.db import Database
 from exchange.store.migrate import upgrade
@@ -62,7 +62,7 @@ async def run(args: argparse.Namespace) -> None:
             rstore.EXACT_BELOW = 1 << 62
         else:  # what the minute task does on a server, all at once (ADR 0018)
             t0 = time.perf_counter()
-            await service_reports.refresh_summaries(ex, None)
+            await ex.reports.refresh_summaries(None)
             print(f"summaries: built in {time.perf_counter() - t0:.1f} s (once)")
         since = (datetime.now(UTC).date() - timedelta(days=365)).isoformat()
         q_year = {"from": since, "bucket": "month"}
@@ -71,7 +71,7 @@ async def run(args: argparse.Namespace) -> None:
                 took = []
                 for _ in range(args.repeat):
                     t = time.perf_counter()
-                    rep = await service_reports.report(ex, caller, {**scope, **q_year})
+                    rep = await ex.reports.report(caller, {**scope, **q_year})
                     took.append(time.perf_counter() - t)
                 n = sum(r["deliveries"] for r in rep["recipients"] if r["priority"] == "all")
                 print(

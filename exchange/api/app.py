@@ -27,9 +27,8 @@ from exchange.api.openapi import routes as openapi_routes
 from exchange.api.problems import problem_middleware, problem_response
 from exchange.api.requestlog import request_log_middleware
 from exchange.errors import ExchangeError, Unavailable
-from exchange.service import Exchange, delivery, notify
-from exchange.service import reports as service_reports
-from exchange.service import seen as seen_marks
+from exchange.service import notify
+from exchange.service.core import Exchange
 
 __all__ = ["create_app"]
 
@@ -98,17 +97,17 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
         app.add_routes(module_routes)
 
     async def _escalate() -> None:
-        await delivery.escalate(ex)
+        await ex.delivery.escalate()
 
     async def _summaries() -> None:
-        await service_reports.refresh_summaries(ex)
+        await ex.reports.refresh_summaries()
 
     async def background(app: web.Application) -> AsyncIterator[None]:
         tasks = [
             asyncio.create_task(_every(60.0, ex.auth.prune, "jti pruning")),
             asyncio.create_task(_every(ex.config.escalation_interval, _escalate, "escalation")),
             asyncio.create_task(ex.marker.run()),
-            asyncio.create_task(_every(60.0, lambda: seen_marks.flush(ex), "last-seen marks")),
+            asyncio.create_task(_every(60.0, ex.seen.flush, "last-seen marks")),
             asyncio.create_task(_every(60.0, _summaries, "report summaries")),
         ]
         if not ex.db.is_sqlite:  # several nodes may share the database
@@ -117,13 +116,13 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
         if poll_interval is None:
             poll_interval = 0.0 if ex.db.is_sqlite else 2.0
         if poll_interval > 0:
-            newest = await delivery.latest_seq(ex)  # streams read their backlog on connect
+            newest = await ex.delivery.latest_seq()  # streams read their backlog on connect
 
             async def poll() -> None:
                 """Wake streams only when a bulletin was accepted since the last look
                 (one query per node, not one per stream)."""
                 nonlocal newest
-                latest = await delivery.latest_seq(ex)
+                latest = await ex.delivery.latest_seq()
                 if latest != newest:
                     newest = latest
                     ex.hub.wake_all()

@@ -1,14 +1,13 @@
-"""Typed application state (``web.AppKey``) and the per-request authentication step."""
+"""The per-request authentication step and the request key of its client."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from exchange.api.app_keys import AUTH, EXCHANGE
-from exchange.service import seen as seen_marks
+from exchange.api.app_keys import AUTH, SEEN
 from exchange.service.caller import Caller
 
-__all__ = ["CLIENT_ID", "EXCHANGE", "authenticate"]
+__all__ = ["CLIENT_ID", "authenticate"]
 
 #: the authenticated client of a request, for the request log
 CLIENT_ID = web.RequestKey("client_id", str)
@@ -31,5 +30,5 @@ async def authenticate(request: web.Request) -> tuple[Caller, bytes]:
     path = request.rel_url.raw_path
     caller = await app[AUTH].authenticate(token, request.method, path, body or None)
     request[CLIENT_ID] = caller.client_id  # for the request log
-    seen_marks.note(app[EXCHANGE], caller, request.path)  # reports' reachability (memory only)
+    app[SEEN].note(caller, request.path)  # reports' reachability (memory only)
     return caller, body

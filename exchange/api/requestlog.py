@@ -16,7 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
-from exchange.api.keys import CLIENT_ID, EXCHANGE
+from exchange.api.app_keys import METRICS
+from exchange.api.keys import CLIENT_ID
 from exchange.logs import request_id
 
 __all__ = ["request_log_middleware"]
@@ -58,7 +59,7 @@ async def request_log_middleware(request: web.Request, handler: Handler) -> web.
         elapsed = time.perf_counter() - start
         info = request.match_info.route.resource
         route = info.canonical if info is not None else "unmatched"
-        _count(request.app[EXCHANGE].metrics.requests, route, status)
+        _count(request.app[METRICS].requests, route, status)
         log.info(
             "request",
             extra={

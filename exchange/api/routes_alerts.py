@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exchange.api.keys import EXCHANGE, authenticate
+from exchange.api.app_keys import ALERT_ENDPOINTS, LIMITS
+from exchange.api.keys import authenticate
 from exchange.api.parse import PARTY_ID, check_id, json_request, opt_str, req_str, str_list
 from exchange.errors import InputError
-from exchange.service.alerts import endpoints
+from exchange.service.alerts.endpoints import KINDS, MODES
 from exchange.vocab import PRIORITIES, TYPES, UUID_RE
 
 __all__ = ["routes"]
@@ -24,17 +25,16 @@ async def add_endpoint(request: web.Request) -> web.Response:
     caller, body = await authenticate(request)
     obj = json_request(request, body)
     party = req_str(obj, "party", pattern=PARTY_ID, max_len=32)
-    kind = req_str(obj, "kind", choices=endpoints.KINDS)
+    kind = req_str(obj, "kind", choices=KINDS)
     target = req_str(obj, "url" if kind == "webhook" else "address", max_len=2048)
     types = None if obj.get("types") is None else str_list(obj, "types", choices=TYPES)
     events = None if obj.get("events") is None else str_list(obj, "events", choices=_EVENTS)
-    view = await endpoints.add(
-        request.app[EXCHANGE],
+    view = await request.app[ALERT_ENDPOINTS].add(
         caller,
         party=party,
         kind=kind,
         target=target,
-        mode=opt_str(obj, "mode", choices=endpoints.MODES),
+        mode=opt_str(obj, "mode", choices=MODES),
         events=events,
         types=types,
         min_priority=opt_str(obj, "min_priority", choices=PRIORITIES),
@@ -48,7 +48,7 @@ async def list_endpoints(request: web.Request) -> web.Response:
     party = request.query.get("party")
     if party is not None:
         check_id(party, PARTY_ID, "party id")
-    eps = await endpoints.listing(request.app[EXCHANGE], caller, party)
+    eps = await request.app[ALERT_ENDPOINTS].listing(caller, party)
     return web.json_response({"endpoints": eps})
 
 
@@ -60,7 +60,7 @@ def _endpoint_id(request: web.Request) -> str:
 async def remove_endpoint(request: web.Request) -> web.Response:
     caller, _ = await authenticate(request)
     eid = _endpoint_id(request)
-    cancelled = await endpoints.remove(request.app[EXCHANGE], caller, eid)
+    cancelled = await request.app[ALERT_ENDPOINTS].remove(caller, eid)
     return web.json_response({"id": eid, "removed": True, "cancelled": cancelled})
 
 
@@ -69,8 +69,8 @@ async def list_deliveries(request: web.Request) -> web.Response:
     caller, _ = await authenticate(request)
     eid = _endpoint_id(request)
     state = request.query.get("state")
-    limit = request.app[EXCHANGE].limits.page_size
-    rows = await endpoints.deliveries(request.app[EXCHANGE], caller, eid, state, limit)
+    limit = request.app[LIMITS].page_size
+    rows = await request.app[ALERT_ENDPOINTS].deliveries(caller, eid, state, limit)
     return web.json_response({"id": eid, "deliveries": rows})
 
 
@@ -87,5 +87,5 @@ async def redeliver(request: web.Request) -> web.Response:
         or not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids)
     ):
         raise InputError(f"'ids' must be a non-empty list of at most {MAX_IDS} delivery ids")
-    count = await endpoints.redeliver(request.app[EXCHANGE], caller, eid, ids)
+    count = await request.app[ALERT_ENDPOINTS].redeliver(caller, eid, ids)
     return web.json_response({"id": eid, "requeued": count})

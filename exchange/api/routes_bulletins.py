@@ -7,12 +7,11 @@ import ipaddress
 
 from aiohttp import web
 
-from exchange.api.app_keys import ADMISSIONS, EXCHANGE
+from exchange.api.app_keys import ADMISSIONS, DELIVERY, LIMITS, STATUS
 from exchange.api.keys import authenticate
 from exchange.api.parse import query_flag, query_int
 from exchange.bulletin import item as inbox_item
 from exchange.errors import InputError, NotFound, UnsupportedMediaType
-from exchange.service import delivery
 from exchange.vocab import BID_RE
 
 __all__ = ["routes"]
@@ -48,27 +47,25 @@ async def post_bulletin(request: web.Request) -> web.Response:
 @routes.get("/v1/bulletins/{bid}", allow_head=False)
 async def get_bulletin(request: web.Request) -> web.Response:
     caller, _ = await authenticate(request)
-    return web.json_response(
-        await delivery.get_bulletin(request.app[EXCHANGE], caller, _bid(request))
-    )
+    return web.json_response(await request.app[DELIVERY].get_bulletin(caller, _bid(request)))
 
 
 @routes.get("/v1/inbox", allow_head=False)
 async def inbox(request: web.Request) -> web.Response:
     caller, _ = await authenticate(request)
-    ex = request.app[EXCHANGE]
+    limits = request.app[LIMITS]
     after = query_int(request, "after", 0)
-    limit = query_int(request, "limit", ex.limits.page_size, lo=1, hi=ex.limits.max_page_size)
+    limit = query_int(request, "limit", limits.page_size, lo=1, hi=limits.max_page_size)
     unacked = query_flag(request, "unacked")
-    items, nxt = await delivery.inbox(ex, caller, after, limit, unacked=unacked)
+    items, nxt = await request.app[DELIVERY].inbox(caller, after, limit, unacked=unacked)
     return web.Response(body=inbox_item.inbox_body(items, nxt), content_type="application/json")
 
 
 @routes.post("/v1/bulletins/{bid}/acks")
 async def post_ack(request: web.Request) -> web.Response:
     caller, body = await authenticate(request)
-    created, view = await delivery.ack(
-        request.app[EXCHANGE], caller, _bid(request), _jose_body(request, body)
+    created, view = await request.app[DELIVERY].ack(
+        caller, _bid(request), _jose_body(request, body)
     )
     return web.json_response(view, status=201 if created else 200)
 
@@ -76,7 +73,7 @@ async def post_ack(request: web.Request) -> web.Response:
 @routes.get("/v1/bulletins/{bid}/status")
 async def status(request: web.Request) -> web.Response:
     caller, _ = await authenticate(request)
-    return web.json_response(await delivery.ledger(request.app[EXCHANGE], caller, _bid(request)))
+    return web.json_response(await request.app[DELIVERY].ledger(caller, _bid(request)))
 
 
 def _metrics_allowed(request: web.Request, token: str | None) -> bool:
@@ -93,14 +90,9 @@ def _metrics_allowed(request: web.Request, token: str | None) -> bool:
 @routes.get("/metrics", allow_head=False)
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text format; expose to the monitoring network only (docs/deploy.md)."""
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+    from prometheus_client import CONTENT_TYPE_LATEST
 
-    ex = request.app[EXCHANGE]
-    if not _metrics_allowed(request, ex.config.metrics_token):
+    status = request.app[STATUS]
+    if not _metrics_allowed(request, status.metrics_token):
         raise NotFound("no such resource")  # nothing tells a scanner that it exists
-    ex.metrics.websockets.set(ex.hub.connections)
-    ex.metrics.pending.set(await delivery.pending_deliveries(ex))
-    return web.Response(
-        body=generate_latest(ex.metrics.registry),
-        headers={"Content-Type": CONTENT_TYPE_LATEST},
-    )
+    return web.Response(body=await status.scrape(), headers={"Content-Type": CONTENT_TYPE_LATEST})

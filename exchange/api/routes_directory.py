@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exchange.api.app_keys import DIRECTORY, EXCHANGE
+from exchange.api.app_keys import DIRECTORY, STATUS
 from exchange.api.keys import authenticate
 
 __all__ = ["routes"]
@@ -14,8 +14,7 @@ routes = web.RouteTableDef()
 
 @routes.get("/v1/health")
 async def health(request: web.Request) -> web.Response:
-    ex = request.app[EXCHANGE]
-    ok = await ex.db.ping()
+    ok = await request.app[STATUS].database_ok()
     body = {"status": "ok" if ok else "degraded", "database": "ok" if ok else "unreachable"}
     return web.json_response(body, status=200 if ok else 503)
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
-from exchange.api.keys import EXCHANGE, authenticate
+from exchange.api.app_keys import KEY_LIFECYCLE, SERVER_KEYS
+from exchange.api.keys import authenticate
 from exchange.api.parse import CLIENT_ID, KID, check_id, json_request, opt_str, req_str
 from exchange.errors import InputError
-from exchange.service import key_lifecycle, server_key
 
 __all__ = ["opt_ms", "routes"]
 
@@ -40,8 +40,7 @@ async def rotate_own(request: web.Request) -> web.Response:
     """Signed by the client's current key; ``proof`` is signed by the new one."""
     caller, body = await authenticate(request)
     obj = json_request(request, body)
-    out = await key_lifecycle.rotate_own(
-        request.app[EXCHANGE],
+    out = await request.app[KEY_LIFECYCLE].rotate_own(
         caller,
         jwk=obj.get("jwk"),
         proof=req_str(obj, "proof", max_len=16 * 1024),
@@ -58,8 +57,7 @@ async def rotate_for_client(request: web.Request) -> web.Response:
         f"{request.match_info['party']}/{request.match_info['name']}", CLIENT_ID, "client id"
     )
     obj = json_request(request, body)
-    out = await key_lifecycle.rotate_by_operator(
-        request.app[EXCHANGE],
+    out = await request.app[KEY_LIFECYCLE].rotate_by_operator(
         caller,
         client_id=cid,
         jwk=obj.get("jwk"),
@@ -77,8 +75,8 @@ async def set_expiry(request: web.Request) -> web.Response:
     cid = opt_str(obj, "client", pattern=CLIENT_ID, max_len=96)
     kid = opt_str(obj, "kid", pattern=KID, max_len=64)
     expires_at = _opt_int(obj, "expires_at", _MAX_MS)
-    v = await key_lifecycle.set_expiry(
-        request.app[EXCHANGE], caller, client_id=cid, kid=kid, expires_at=expires_at
+    v = await request.app[KEY_LIFECYCLE].set_expiry(
+        caller, client_id=cid, kid=kid, expires_at=expires_at
     )
     return web.json_response({"client": cid, "kid": kid, "expires_at": expires_at, "version": v})
 
@@ -86,5 +84,5 @@ async def set_expiry(request: web.Request) -> web.Response:
 @routes.get("/v1/server-key/rotation")
 async def server_key_rotation(request: web.Request) -> web.Response:
     """Public, like /v1/server-key: every rotation's statement, signed by the old key."""
-    items = await server_key.rotations(request.app[EXCHANGE])
+    items = await request.app[SERVER_KEYS].rotations()
     return web.json_response({"rotations": items})

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exchange.api.keys import EXCHANGE, authenticate
+from exchange.api.app_keys import REPORTS
+from exchange.api.keys import authenticate
 from exchange.errors import InputError
-from exchange.service import reports
 
 __all__ = ["routes"]
 
@@ -24,4 +24,4 @@ async def get_report(request: web.Request) -> web.Response:
         if len(value) > 64:
             raise InputError(f"parameter {key!r} is too long")
         query[key] = value
-    return web.json_response(await reports.report(request.app[EXCHANGE], caller, query))
+    return web.json_response(await request.app[REPORTS].report(caller, query))

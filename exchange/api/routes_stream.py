@@ -14,11 +14,11 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from exchange.api.app_keys import SOCKETS
-from exchange.api.keys import EXCHANGE, authenticate
+from exchange.api.app_keys import LIMITS, SOCKETS, STREAMS
+from exchange.api.keys import authenticate
 from exchange.api.parse import query_int
 from exchange.errors import AuthError, ExchangeError
-from exchange.service import stream as streams
+from exchange.service.stream import Filters
 
 __all__ = ["routes"]
 
@@ -123,12 +123,12 @@ def _consume(task: asyncio.Future[Any]) -> None:
 @routes.get("/v1/stream", allow_head=False)
 async def stream(request: web.Request) -> web.StreamResponse:
     caller, _ = await authenticate(request)
-    ex = request.app[EXCHANGE]
+    limits = request.app[LIMITS]
     after = query_int(request, "after", 0)
-    filters = streams.Filters.parse(request.query.get("min_priority"), request.query.get("types"))
-    session = streams.Session(ex, caller, after, filters)  # refuses a client without reader
+    filters = Filters.parse(request.query.get("min_priority"), request.query.get("types"))
+    session = request.app[STREAMS].open(caller, after, filters)  # refuses a non-reader
     ws = web.WebSocketResponse(  # no permessage-deflate: ciphertext does not compress
-        max_msg_size=ex.limits.ws_max_frame, heartbeat=ex.limits.ws_heartbeat, compress=False
+        max_msg_size=limits.ws_max_frame, heartbeat=limits.ws_heartbeat, compress=False
     )
     try:
         await ws.prepare(request)
@@ -138,7 +138,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     except BaseException:
         session.close()
         raise
-    sock = _Socket(request, ws, ex.limits.ws_send_timeout)
+    sock = _Socket(request, ws, limits.ws_send_timeout)
     request.app[SOCKETS].add(ws)
     pump_task = asyncio.create_task(session.run(sock))
     drain_task = asyncio.create_task(_drain(ws))

@@ -35,7 +35,6 @@ def add_leaf(asub: argparse._SubParsersAction[Any]) -> None:
 
 async def cmd_rotate_server_key(args: argparse.Namespace) -> int:
     from exchange.node.setup import new_server_key, open_exchange
-    from exchange.service import server_key
 
     cfg = server_config(args)
     path = cfg.server_key_path
@@ -47,7 +46,7 @@ async def cmd_rotate_server_key(args: argparse.Namespace) -> int:
         hybrid = args.hybrid or (old_hybrid and not args.ed25519)
         new, doc = new_server_key("hybrid" if hybrid else "ed25519", args.pkcs11)
         write_secret_json(pending, doc, overwrite=True)
-        out = await server_key.rotate(ex, new)
+        out = await ex.server_keys.rotate(new)
     except BaseException:
         pending.unlink(missing_ok=True)
         raise

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from exchange.console.app import STATE_KEY, render
+from exchange.console.page import STATE_KEY, render
 from exchange.errors import ExchangeError, InputError
 from exchange.vocab import (
     CLIENT_ID_RE,

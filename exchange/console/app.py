@@ -15,9 +15,9 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from exchange.client.expiry import client_warnings
-from exchange.console import i18n
+from exchange.console import admin_views, compose, i18n, reports_view, views
 from exchange.console.forms import LABELS
+from exchange.console.page import ADMIN_KEY, POSTER_KEY, STATE_KEY, render
 from exchange.console.security import SECRETS_KEY, Secrets, security_middleware
 from exchange.console.state import ConsoleState
 from exchange.console.words import WORDS
@@ -26,13 +26,10 @@ from exchange.reports import FILTERS as REPORT_FILTERS
 from exchange.reports import FRAGMENT as REPORT_FRAGMENT
 from exchange.vocab import AFTN_PRIORITY
 
-__all__ = ["ADMIN_KEY", "STATE_KEY", "make_app", "render"]
+__all__ = ["make_app"]
 
 _log = logging.getLogger("exchange.console")
 
-STATE_KEY = web.AppKey("console_state", ConsoleState)
-ADMIN_KEY = web.AppKey("console_admin", bool)
-POSTER_KEY = web.AppKey("console_poster", bool)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -148,33 +145,11 @@ async def language_middleware(request: web.Request, handler: Handler) -> web.Str
         return response
 
 
-def render(request: web.Request, template: str, context: dict[str, Any]) -> web.Response:
-    state = request.app[STATE_KEY]
-    base = {
-        "party": state.party,
-        "client_id": state.client.client_id,
-        "lang": i18n.current(),
-        "languages": i18n.LANGUAGES,
-        "csrf": request.app[SECRETS_KEY].csrf,
-        "is_admin": request.app[ADMIN_KEY],
-        "can_post": request.app[POSTER_KEY],
-        "can_read": state.can_read,
-        "path": request.path_qs,
-        "stream_error": state.stream_error,
-        "key_warnings": client_warnings(state.client, use_profile=False),  # issue 18
-    }
-    response = aiohttp_jinja2.render_template(template, request, {**base, **context})
-    response.headers["Content-Language"] = i18n.current()
-    return response
-
-
 def make_app(
     state: ConsoleState, secrets: Secrets, *, admin: bool, poster: bool = True
 ) -> web.Application:
     """The console for one profile; ``admin`` adds the operator's pages, ``poster`` the
     compose and sent pages."""
-    from exchange.console import admin_views, compose, reports_view, views
-
     app = web.Application(middlewares=[security_middleware, language_middleware])
     app[STATE_KEY] = state
     app[SECRETS_KEY] = secrets

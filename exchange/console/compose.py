@@ -16,8 +16,8 @@ from multidict import MultiDict, MultiDictProxy
 from exchange.bulletin.validate import new_bulletin
 from exchange.client.preview import postable_groups, recipients_for
 from exchange.console import i18n
-from exchange.console.app import STATE_KEY, render
 from exchange.console.forms import body_from_form, fields_for, parse_time, to_local_input
+from exchange.console.page import STATE_KEY, render
 from exchange.console.security import redirect
 from exchange.console.words import EXPLAIN_PRIORITY, EXPLAIN_TLP
 from exchange.errors import ExchangeError, InvalidBulletin

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from exchange.client.reports import fetch_report
 from exchange.console import i18n
-from exchange.console.app import ADMIN_KEY, STATE_KEY, render
+from exchange.console.page import ADMIN_KEY, STATE_KEY, render
 from exchange.console.security import DATA_IMAGES
 from exchange.errors import ExchangeError
 from exchange.reports import CSS, render_csv, render_html, report_context

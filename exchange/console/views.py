@@ -13,7 +13,7 @@ from aiohttp import web
 
 from exchange.client.sent import sent as sent_page
 from exchange.console import i18n
-from exchange.console.app import STATE_KEY, render
+from exchange.console.page import STATE_KEY, render
 from exchange.console.security import redirect
 from exchange.console.state import ConsoleState, Entry
 from exchange.errors import ExchangeError

@@ -15,8 +15,8 @@ from exchange.api.app import create_app
 from exchange.config import ServerConfig
 from exchange.node.http import HTTP_LOG, Gate
 from exchange.node.setup import open_exchange
-from exchange.service import Exchange
 from exchange.service.alerts.worker import background as alert_worker
+from exchange.service.core import Exchange
 
 __all__ = ["RunningServer", "banner", "run_node", "start", "stop_on_signals"]
 
@@ -45,7 +45,7 @@ async def start(
 ) -> RunningServer:
     """Serve ``ex`` on ``host:port`` (0: a free port) inside the running loop."""
     app = create_app(ex)
-    app.cleanup_ctx.append(alert_worker(ex))  # webhooks and mails (docs/alerts.md)
+    app.cleanup_ctx.append(alert_worker(ex.alert_worker))  # webhooks and mails (docs/alerts.md)
     gate = Gate()
     app.middlewares.append(gate.middleware(ex.limits))  # innermost: errors become problems
     runner = web.AppRunner(

@@ -15,9 +15,9 @@ from exchange.keyfiles import (
     write_secret_json,
 )
 from exchange.keystore import load_signer
-from exchange.service import Exchange
 from exchange.service.admin import bootstrap
 from exchange.service.clock import Clock
+from exchange.service.core import Exchange
 from exchange.store.db import Database
 from exchange.store.migrate import check_exchange_id, check_schema, require_database, upgrade
 

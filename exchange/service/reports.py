@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import re
-import weakref
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from exchange.config import Limits
 from exchange.errors import Forbidden, InputError, NotFound
 from exchange.service import report_sections as sections
-from exchange.service import seen
-from exchange.service.clock import iso_ms
-from exchange.service.core import Caller, Exchange
+from exchange.service.caller import Caller
+from exchange.service.clock import Clock, iso_ms
 from exchange.service.report_sections import KEY_MAX_AGE_DAYS, KEY_WARN_DAYS, QUIET_DAYS
+from exchange.service.seen import SeenMarks
 from exchange.store import report_days
 from exchange.store import reports as rstore
+from exchange.store.db import Database
 from exchange.vocab import GROUP_ID_RE, PARTY_ID_RE, POSTING_ROLES, PRIORITIES
 
 __all__ = [
@@ -33,10 +34,9 @@ __all__ = [
     "REPORTS_AT_ONCE",
     "REPORT_VERSION",
     "SUMMARY_DAYS_PER_CALL",
+    "Reports",
     "parse_time",
     "period_bounds",
-    "refresh_summaries",
-    "report",
 ]
 
 REPORT_VERSION = "1.1"
@@ -87,7 +87,6 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 #: reports computed at once on one node: each reads a period's deliveries, so a burst of
 #: requests waits its turn instead of taking every database connection and core
 REPORTS_AT_ONCE = 2
-_SLOTS: weakref.WeakKeyDictionary[Exchange, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 def parse_time(value: str, name: str, *, end: bool = False) -> int:
@@ -167,14 +166,13 @@ def _scope(caller: Caller, q: Mapping[str, str], dirs: dict[str, Any]) -> rstore
     return rstore.Scope("party", caller.party)
 
 
-def _period(ex: Exchange, q: Mapping[str, str]) -> tuple[int, int, str]:
-    now = ex.clock.ms()
+def _period(now: int, max_days: int, q: Mapping[str, str]) -> tuple[int, int, str]:
     hi = parse_time(q["to"], "to", end=True) if "to" in q else now
     lo = parse_time(q["from"], "from") if "from" in q else hi - DEFAULT_DAYS * _DAY_MS
     if lo >= hi:
         raise InputError("from must be before to")
-    if hi - lo > ex.limits.report_max_days * _DAY_MS:
-        raise InputError(f"a report covers at most {ex.limits.report_max_days} days")
+    if hi - lo > max_days * _DAY_MS:
+        raise InputError(f"a report covers at most {max_days} days")
     bucket = q.get("bucket") or ("week" if hi - lo <= _WEEKLY_UP_TO_DAYS * _DAY_MS else "month")
     if bucket not in ("week", "month"):
         raise InputError("bucket must be week or month")
@@ -271,75 +269,91 @@ def _in_scope(scope: rstore.Scope, dirs: dict[str, Any]) -> list[str]:
 SUMMARY_DAYS_PER_CALL = 14
 
 
-async def refresh_summaries(ex: Exchange, max_days: int | None = SUMMARY_DAYS_PER_CALL) -> int:
-    """Build the report summaries of past days and rebuild the changed ones (ADR 0018);
-    the number of days left to build."""
-    today = ex.clock.ms() // _DAY_MS
-    return await ex.db.run_write(lambda conn: report_days.refresh(conn, today, max_days))
+class Reports:
+    """The reports of one node (built once by ``Exchange``), at most
+    ``REPORTS_AT_ONCE`` computed at a time."""
 
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        limits: Limits,
+        ack_deadlines: dict[str, int],
+        seen: SeenMarks,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.limits = limits
+        self.ack_deadlines = ack_deadlines  # stated in each report
+        self.seen = seen  # flushed first, so that reachability is current
+        self._slots = asyncio.Semaphore(REPORTS_AT_ONCE)
 
-async def report(ex: Exchange, caller: Caller, q: Mapping[str, str]) -> dict[str, Any]:
-    """The report for ``group=``/``party=`` (or, for the operator, everything) over
-    ``from``/``to``, trend by ``bucket`` (week or month)."""
-    unknown = set(q) - {"group", "party", "from", "to", "bucket"}
-    if unknown:
-        raise InputError(f"unknown parameter {sorted(unknown)[0]!r}")
-    await seen.flush(ex)  # this node's marks first, so that the report is current
-    dirs = await ex.db.run_read(rstore.directory_rows)
-    scope = _scope(caller, q, dirs)
-    lo, hi, bucket = _period(ex, q)
-    now = ex.clock.ms()
-    bounds = period_bounds(lo, hi, bucket)
-    limit = ex.limits.report_overdue_items
-    slots = _SLOTS.get(ex)
-    if slots is None:
-        slots = _SLOTS[ex] = asyncio.Semaphore(REPORTS_AT_ONCE)
-    async with slots:
-        await refresh_summaries(ex)
-        fig = await ex.db.run_read(
-            lambda conn: rstore.figures(conn, scope, lo, hi, now, bounds, limit)
-        )
-    parties = _in_scope(scope, dirs)
-    seen_rows = await ex.db.run_read(lambda conn: rstore.seen_rows(conn, parties))
-    return {
-        "version": REPORT_VERSION,
-        "scope": {"kind": scope.kind, "id": scope.id},
-        "from": iso_ms(lo),
-        "to": iso_ms(hi),
-        "generated_at": iso_ms(now),
-        "bucket": bucket,
-        "ack_deadlines_s": dict(ex.config.ack_deadlines),
-        "definitions": DEFINITIONS,
-        "approximate": bool(fig["approximate"]),
-        "posted": sorted(
-            (
-                {
-                    "iss": r["iss"],
-                    "type": r["type"],
-                    "priority": r["priority"],
-                    "count": int(r["n"]),
-                }
-                for r in fig["posted"]
+    async def refresh_summaries(self, max_days: int | None = SUMMARY_DAYS_PER_CALL) -> int:
+        """Build the report summaries of past days and rebuild the changed ones (ADR 0018);
+        the number of days left to build."""
+        today = self.clock.ms() // _DAY_MS
+        return await self.db.run_write(lambda conn: report_days.refresh(conn, today, max_days))
+
+    async def report(self, caller: Caller, q: Mapping[str, str]) -> dict[str, Any]:
+        """The report for ``group=``/``party=`` (or, for the operator, everything) over
+        ``from``/``to``, trend by ``bucket`` (week or month)."""
+        unknown = set(q) - {"group", "party", "from", "to", "bucket"}
+        if unknown:
+            raise InputError(f"unknown parameter {sorted(unknown)[0]!r}")
+        await self.seen.flush()  # this node's marks first, so that the report is current
+        dirs = await self.db.run_read(rstore.directory_rows)
+        scope = _scope(caller, q, dirs)
+        lo, hi, bucket = _period(self.clock.ms(), self.limits.report_max_days, q)
+        now = self.clock.ms()
+        bounds = period_bounds(lo, hi, bucket)
+        limit = self.limits.report_overdue_items
+        async with self._slots:
+            await self.refresh_summaries()
+            fig = await self.db.run_read(
+                lambda conn: rstore.figures(conn, scope, lo, hi, now, bounds, limit)
+            )
+        parties = _in_scope(scope, dirs)
+        seen_rows = await self.db.run_read(lambda conn: rstore.seen_rows(conn, parties))
+        return {
+            "version": REPORT_VERSION,
+            "scope": {"kind": scope.kind, "id": scope.id},
+            "from": iso_ms(lo),
+            "to": iso_ms(hi),
+            "generated_at": iso_ms(now),
+            "bucket": bucket,
+            "ack_deadlines_s": dict(self.ack_deadlines),
+            "definitions": DEFINITIONS,
+            "approximate": bool(fig["approximate"]),
+            "posted": sorted(
+                (
+                    {
+                        "iss": r["iss"],
+                        "type": r["type"],
+                        "priority": r["priority"],
+                        "count": int(r["n"]),
+                    }
+                    for r in fig["posted"]
+                ),
+                key=lambda r: (r["iss"], r["type"], r["priority"]),
             ),
-            key=lambda r: (r["iss"], r["type"], r["priority"]),
-        ),
-        "recipients": _recipients(fig),
-        "overdue": {
-            "total": fig["overdue_total"],
-            "items": [
-                {
-                    "bid": o["bid"],
-                    "iss": o["iss"],
-                    "party": o["party"],
-                    "priority": o["priority"],
-                    "accepted_at": iso_ms(int(o["acc"])),
-                    "deadline": iso_ms(int(o["deadline"])),
-                    "late_s": round((now - int(o["deadline"])) / 1000, 3),
-                }
-                for o in fig["overdue"]
-            ],
-        },
-        "trend": _trend(fig, bounds, bucket),
-        "reachability": sections.reachability(parties, seen_rows, now),
-        "directory": sections.directory_health(parties, dirs, now),
-    }
+            "recipients": _recipients(fig),
+            "overdue": {
+                "total": fig["overdue_total"],
+                "items": [
+                    {
+                        "bid": o["bid"],
+                        "iss": o["iss"],
+                        "party": o["party"],
+                        "priority": o["priority"],
+                        "accepted_at": iso_ms(int(o["acc"])),
+                        "deadline": iso_ms(int(o["deadline"])),
+                        "late_s": round((now - int(o["deadline"])) / 1000, 3),
+                    }
+                    for o in fig["overdue"]
+                ],
+            },
+            "trend": _trend(fig, bounds, bucket),
+            "reachability": sections.reachability(parties, seen_rows, now),
+            "directory": sections.directory_health(parties, dirs, now),
+        }

@@ -4,15 +4,13 @@ once a minute (and before each report), together, in one statement."""
 
 from __future__ import annotations
 
-import weakref
-from typing import TYPE_CHECKING
-
+from exchange.service.caller import Caller
+from exchange.service.clock import Clock
+from exchange.service.hub import Hub
 from exchange.store import reports as rstore
+from exchange.store.db import Database
 
-if TYPE_CHECKING:
-    from exchange.service.core import Caller, Exchange
-
-__all__ = ["SeenTracker", "flush", "note", "tracker"]
+__all__ = ["SeenMarks", "SeenTracker"]
 
 INBOX_PATH = "/v1/inbox"
 STREAM_PATH = "/v1/stream"
@@ -51,28 +49,27 @@ class SeenTracker:
             self._marks.setdefault(m.client_id, m)
 
 
-_TRACKERS: weakref.WeakKeyDictionary[Exchange, SeenTracker] = weakref.WeakKeyDictionary()
+class SeenMarks:
+    """The node's marks (one per node, built by ``Exchange``): noted on every
+    authenticated request, written by the minute task and before each report."""
 
+    def __init__(self, *, db: Database, clock: Clock, hub: Hub) -> None:
+        self.db = db
+        self.clock = clock
+        self.hub = hub  # the parties streaming now count as seen now
+        self.tracker = SeenTracker()
 
-def tracker(ex: Exchange) -> SeenTracker:
-    t = _TRACKERS.get(ex)
-    if t is None:
-        t = _TRACKERS[ex] = SeenTracker()
-    return t
+    def note(self, caller: Caller, path: str) -> None:
+        """An authenticated request of ``caller`` (called for every one: memory only)."""
+        self.tracker.note(caller.client_id, caller.party, path, self.clock.ms())
 
-
-def note(ex: Exchange, caller: Caller, path: str) -> None:
-    """An authenticated request of ``caller`` (called for every one: memory only)."""
-    tracker(ex).note(caller.client_id, caller.party, path, ex.clock.ms())
-
-
-async def flush(ex: Exchange) -> None:
-    t = tracker(ex)
-    marks = t.take(ex.hub.live_parties(), ex.clock.ms())
-    if not marks:
-        return
-    try:
-        await ex.db.run_write(lambda conn: rstore.record_seen(conn, marks))
-    except BaseException:
-        t.restore(marks)
-        raise
+    async def flush(self) -> None:
+        t = self.tracker
+        marks = t.take(self.hub.live_parties(), self.clock.ms())
+        if not marks:
+            return
+        try:
+            await self.db.run_write(lambda conn: rstore.record_seen(conn, marks))
+        except BaseException:
+            t.restore(marks)
+            raise

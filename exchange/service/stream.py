@@ -21,14 +21,18 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from exchange.bulletin import item as inbox_item
+from exchange.config import Limits
 from exchange.errors import ExchangeError, InputError
-from exchange.service import delivery
-from exchange.service.clock import iso_ms
-from exchange.service.core import Caller, Exchange
+from exchange.service.caller import Caller
+from exchange.service.clock import Clock, iso_ms
+from exchange.service.delivery import Delivery, reader_txn
+from exchange.service.hub import Hub
+from exchange.service.marker import DeliveryMarker
 from exchange.store import inbox as inbox_store
+from exchange.store.db import Database
 from exchange.vocab import PRIORITIES, TYPES, meets_min_priority
 
-__all__ = ["Filters", "Session", "Sink"]
+__all__ = ["Filters", "Session", "Sink", "Streams"]
 
 #: one catch-up page: (seq, frame or None when filtered out) in seq order, and whether
 #: more may follow
@@ -80,39 +84,65 @@ class Sink(Protocol):
         long (the frames' generator is then left where it is)."""
 
 
+class Streams:
+    """What the stream sessions of one node use (built once by ``Exchange``); :meth:`open`
+    starts a session."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        limits: Limits,
+        hub: Hub,
+        marker: DeliveryMarker,
+        delivery: Delivery,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.limits = limits
+        self.hub = hub
+        self.marker = marker
+        self.delivery = delivery  # the reader re-check (service/delivery.py)
+
+    def open(self, caller: Caller, after: int, filters: Filters) -> Session:
+        """A session for ``caller`` after ``after``; refuses a client without reader."""
+        return Session(self, caller, after, filters)
+
+
 class Session:
     """The state of one stream: its cursor, filters, hub subscription and the next
     revocation check. :meth:`run` pushes until the sink closes or a check fails
     (:class:`AuthError`: the client was revoked or lost its reader role)."""
 
-    def __init__(self, ex: Exchange, caller: Caller, after: int, filters: Filters) -> None:
+    def __init__(self, streams: Streams, caller: Caller, after: int, filters: Filters) -> None:
         caller.require("reader")
-        self.ex = ex
+        self.streams = streams
         self.caller = caller
         self.filters = filters
         #: the last seq examined (pushed or filtered out); heartbeats carry it
         self.cursor = after
         #: a page bounds what one read holds in memory (items carry whole envelopes)
-        self._page = ex.limits.max_page_size
-        self._carry = ex.hub.carry
-        self._sub = ex.hub.subscribe(caller.party)
+        self._page = streams.limits.max_page_size
+        self._carry = streams.hub.carry
+        self._sub = streams.hub.subscribe(caller.party)
         self._loop = asyncio.get_running_loop()
-        self._checked_epoch = ex.hub.directory_epoch
-        self._next_check = self._loop.time() + ex.limits.ws_recheck
+        self._checked_epoch = streams.hub.directory_epoch
+        self._next_check = self._loop.time() + streams.limits.ws_recheck
 
     def close(self) -> None:
-        self.ex.hub.unsubscribe(self._sub)
+        self.streams.hub.unsubscribe(self._sub)
 
     # -- catch-up from the database ---------------------------------------------------
 
     def _read_page(self, conn: Connection, after: int) -> _Page:
         """One page after ``after``. Runs in a reader thread, so frames are built while
         the loop is sending the page before."""
-        ex, wanted = self.ex, self.filters.wanted
+        streams, wanted = self.streams, self.filters.wanted
         rows, more = inbox_store.inbox_rows(
-            conn, self.caller.party, after, self._page, ex.limits.page_bytes, chunk=256
+            conn, self.caller.party, after, self._page, streams.limits.page_bytes, chunk=256
         )
-        delivery.reader_txn(conn, self.caller)  # revoked meanwhile: none of these go out
+        reader_txn(conn, self.caller)  # revoked meanwhile: none of these go out
         page = [
             (int(r.seq), inbox_item.frame_of_row(r) if wanted(r._mapping) else None) for r in rows
         ]
@@ -130,7 +160,7 @@ class Session:
     async def _push_backlog(self, sink: Sink) -> None:
         """Everything after the cursor, in seq order; the next page is read while this
         one is sent."""
-        run_read = self.ex.db.run_read
+        run_read = self.streams.db.run_read
         reading = asyncio.ensure_future(run_read(partial(self._read_page, after=self.cursor)))
         try:
             while True:
@@ -173,7 +203,7 @@ class Session:
             # delivered_at: first push, of the frames written only. A database page of
             # an unfiltered stream holds every item of the party between its first and
             # last seq.
-            marker, party = self.ex.marker, self.caller.party
+            marker, party = self.streams.marker, self.caller.party
             if page and self.filters.unfiltered and len(sent) > 1:
                 marker.mark_range(party, sent[0], sent[-1])
             else:
@@ -184,17 +214,17 @@ class Session:
     async def _recheck(self) -> None:
         """Issue 17: revocation reaches open streams. Periodically (any node's change),
         and before items from memory while this node's change is in flight or after it."""
-        epoch = self.ex.hub.directory_epoch
-        await delivery.check_reader(self.ex, self.caller)
+        epoch = self.streams.hub.directory_epoch
+        await self.streams.delivery.check_reader(self.caller)
         self._checked_epoch = epoch
-        self._next_check = self._loop.time() + self.ex.limits.ws_recheck
+        self._next_check = self._loop.time() + self.streams.limits.ws_recheck
 
     # -- the loop ----------------------------------------------------------------------------
 
     async def run(self, sink: Sink) -> None:
         """Push until the sink closes; raises what ends the stream (AuthError on a
         revocation, TimeoutError for a peer too slow, ExchangeError for storage)."""
-        ex, sub, loop = self.ex, self._sub, self._loop
+        streams, sub, loop = self.streams, self._sub, self._loop
         while not sink.closed:
             sub.wake.clear()
             if loop.time() >= self._next_check:
@@ -203,7 +233,8 @@ class Session:
                 sub.stale = False
                 await self._push_backlog(sink)
             if self._carry:
-                if ex.hub.directory_changing or ex.hub.directory_epoch != self._checked_epoch:
+                hub = streams.hub
+                if hub.directory_changing or hub.directory_epoch != self._checked_epoch:
                     await self._recheck()
                 await self._push(sink, self._arrived)
             while sub.notices:  # escalations for the sender (service/delivery.py)
@@ -216,10 +247,10 @@ class Session:
         """Wait for a wake-up: only a wake-up means the inbox may have grown. A
         heartbeat goes out when nothing else was sent for that long, and costs no
         database read; the revocation check stays on schedule."""
-        ex, loop = self.ex, self._loop
+        streams, loop = self.streams, self._loop
         while True:
             now = loop.time()
-            idle = max(0.0, sink.last_sent + ex.limits.ws_heartbeat - now)
+            idle = max(0.0, sink.last_sent + streams.limits.ws_heartbeat - now)
             try:
                 await asyncio.wait_for(self._sub.wake.wait(), min(idle, self._next_check - now))
                 return
@@ -227,5 +258,6 @@ class Session:
                 if loop.time() >= self._next_check:
                     await self._recheck()
                     continue
-                beat = {"kind": "heartbeat", "at": iso_ms(ex.clock.ms()), "cursor": self.cursor}
+                at = iso_ms(streams.clock.ms())
+                beat = {"kind": "heartbeat", "at": at, "cursor": self.cursor}
                 await sink.send(inbox_item.dumps(beat))

@@ -148,7 +148,12 @@ async def test_pages_bounded_in_bytes_skip_nothing(
     receipts = await post_all(kz, envelopes, in_flight=1)
     size = len(envelopes[0])
     ex = h.server.exchange
-    monkeypatch.setattr(ex, "limits", replace(ex.limits, page_bytes=3 * size + size // 2))
+
+    def page_bytes(n: int) -> None:  # the inbox's and the stream's limits
+        for service in (ex.delivery, ex.streams):
+            monkeypatch.setattr(service, "limits", replace(service.limits, page_bytes=n))
+
+    page_bytes(3 * size + size // 2)
 
     items, nxt = await uz.inbox(after=0, limit=100)
     assert [i["seq"] for i in items] == [r.seq for r in receipts[:3]] and nxt == receipts[2].seq
@@ -160,7 +165,7 @@ async def test_pages_bounded_in_bytes_skip_nothing(
         assert len(items) <= 3
         seen += [i["bid"] for i in items]
     assert seen == [r.bid for r in receipts]
-    monkeypatch.setattr(ex, "limits", replace(ex.limits, page_bytes=1))  # an item always fits
+    page_bytes(1)  # an item always fits
     assert [i["bid"] for i in (await uz.inbox(limit=100))[0]] == [receipts[0].bid]
 
     stream = Collector(uz)

@@ -10,7 +10,6 @@ from support import Harness
 
 from exchange.client.reports import fetch_report
 from exchange.crypto.keys import EncryptionPrivateKey
-from exchange.service import seen
 from exchange.store import schema as s
 
 DAY_MS = 86_400_000
@@ -63,7 +62,7 @@ async def test_a_state_that_stopped_pulling_goes_quiet(harness: Harness) -> None
     m = await harness.cac(observer=False)
     await m["TJ"].client.inbox()
     ex = harness.server.exchange
-    await seen.flush(ex)
+    await ex.seen.flush()
     old = ex.clock.ms() - 8 * DAY_MS  # 8 days ago: past QUIET_DAYS
     await ex.db.run_write(
         lambda c: c.execute(
@@ -74,8 +73,8 @@ async def test_a_state_that_stopped_pulling_goes_quiet(harness: Harness) -> None
     tj = next(r for r in rep["reachability"] if r["party"] == "TJ")
     assert tj["quiet"] and tj["days_since_seen"] == 8.0
     # a later flush of an older mark never moves a time backwards
-    seen.tracker(ex).note("TJ/ops", "TJ", "/v1/directory", old - DAY_MS)
-    await seen.flush(ex)
+    ex.seen.tracker.note("TJ/ops", "TJ", "/v1/directory", old - DAY_MS)
+    await ex.seen.flush()
     again = await fetch_report(harness.admin)
     tj2 = next(r for r in again["reachability"] if r["party"] == "TJ")
     assert tj2["last_request"] == tj["last_request"] is not None

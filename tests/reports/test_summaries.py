@@ -16,7 +16,6 @@ from sqlalchemy import insert, select
 from support import Harness
 
 from exchange.client.reports import fetch_report
-from exchange.service import reports as service_reports
 from exchange.store import history, report_days
 from exchange.store import inbox as inbox_store
 from exchange.store import reports as rstore
@@ -62,7 +61,7 @@ async def _world(h: Harness) -> None:
     await h.cac()
     b, d, a = rows()
     await h.server.exchange.db.run_write(lambda c: history.bulk_history(c, b, d, a))
-    assert await service_reports.refresh_summaries(h.server.exchange, None) == 0
+    assert await h.server.exchange.reports.refresh_summaries(None) == 0
 
 
 @pytest.mark.parametrize(

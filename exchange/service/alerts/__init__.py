@@ -4,20 +4,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection
 
 from exchange.service.alerts.outbox import enqueue_escalations_txn
 
-if TYPE_CHECKING:
-    from exchange.service.core import Exchange
-
 __all__ = ["escalated"]
 
 
-def escalated(ex: Exchange, conn: Connection, overdue: Sequence[Any], now: int) -> None:
+def escalated(conn: Connection, overdue: Sequence[Any], now: int, queue_max: int) -> None:
     """Queue the sender's webhooks and mails for newly escalated deliveries, in the
     escalation's own transaction: once per deadline, also across nodes and restarts."""
-    queue_max = ex.config.alerts.queue_max
     enqueue_escalations_txn(conn, overdue, now, queue_max)

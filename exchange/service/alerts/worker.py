@@ -15,11 +15,13 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from exchange.config import AlertsConfig
+from exchange.crypto.keys import SigningKey
 from exchange.errors import EndpointRefused, ExchangeError
 from exchange.service.alerts import mail
 from exchange.service.alerts.outbox import backoff, fanout_txn
@@ -30,11 +32,10 @@ from exchange.service.alerts.ssrf import (
     GuardedResolver,
     parse_url,
 )
-from exchange.service.clock import iso_ms
+from exchange.service.clock import Clock, iso_ms
+from exchange.service.marker import DeliveryMarker
 from exchange.store import alerts as astore
-
-if TYPE_CHECKING:
-    from exchange.service.core import Exchange
+from exchange.store.db import Database
 
 __all__ = ["AlertWorker", "PushFailed", "background", "push_body"]
 
@@ -75,9 +76,20 @@ def _describe(exc: BaseException) -> str:
 
 
 class AlertWorker:
-    def __init__(self, ex: Exchange) -> None:
-        self.ex = ex
-        self.cfg = ex.config.alerts
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        signer: SigningKey,
+        marker: DeliveryMarker,
+        config: AlertsConfig,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.signer = signer  # signs each push (alerts/signing.py)
+        self.marker = marker  # an envelope push delivers, as a stream push does
+        self.cfg = config
         self.owner = str(uuid.uuid4())
         self.policy = AddressPolicy(self.cfg.allow_networks)
         self._inflight: set[asyncio.Task[None]] = set()
@@ -97,11 +109,11 @@ class AlertWorker:
         return self._session
 
     async def fanout(self) -> None:
-        db = self.ex.db
+        db = self.db
         latest = await db.run_read(astore.max_seq, single=True)
         while self._seen < latest:
             self._seen = await db.run_write(
-                partial(fanout_txn, now=self.ex.clock.ms(), queue_max=self.cfg.queue_max)
+                partial(fanout_txn, now=self.clock.ms(), queue_max=self.cfg.queue_max)
             )
 
     async def tick(self) -> int:
@@ -110,13 +122,13 @@ class AlertWorker:
         free = self.cfg.concurrency - len(self._inflight)
         if free <= 0:
             return 0
-        due = await self.ex.db.run_read(astore.next_due, single=True)
-        if due is None or due > self.ex.clock.ms():
+        due = await self.db.run_read(astore.next_due, single=True)
+        if due is None or due > self.clock.ms():
             return 0
-        claimed = await self.ex.db.run_write(
+        claimed = await self.db.run_write(
             partial(
                 astore.claim,
-                now=self.ex.clock.ms(),
+                now=self.clock.ms(),
                 owner=self.owner,
                 lease_ms=int(self.cfg.lease * 1000),
                 limit=free,
@@ -145,7 +157,7 @@ class AlertWorker:
             self._wake.clear()
 
     async def _deliver(self, c: astore.Claimed) -> None:
-        db = self.ex.db
+        db = self.db
         try:
             if c.endpoint.kind == "webhook":
                 await self._push(c)
@@ -155,7 +167,7 @@ class AlertWorker:
             raise  # shutdown: the lease expires and the delivery is tried again
         except Exception as exc:
             error = _describe(exc)
-            now = self.ex.clock.ms()
+            now = self.clock.ms()
             tries = c.attempts + 1
             next_at = None
             if tries < self.cfg.max_attempts:
@@ -174,7 +186,7 @@ class AlertWorker:
                     lambda conn: astore.retry(conn, c.id, self.owner, now, next_at, error)
                 )
             return
-        now = self.ex.clock.ms()
+        now = self.clock.ms()
         try:
             done = await db.run_write(lambda conn: astore.finish(conn, c.id, self.owner, now))
         except ExchangeError as exc:  # the lease expires and it is sent again: at least once
@@ -182,7 +194,7 @@ class AlertWorker:
             return
         if done and c.event == "bulletin" and c.endpoint.mode == "envelope":
             # the sealed bulletin reached the party's system, as a stream push does
-            self.ex.marker.mark(c.endpoint.party, [c.seq])
+            self.marker.mark(c.endpoint.party, [c.seq])
 
     async def _push(self, c: astore.Claimed) -> None:
         url = c.endpoint.target
@@ -193,10 +205,10 @@ class AlertWorker:
                 raise EndpointRefused(REFUSED)
         envelope = None
         if c.event == "bulletin" and c.endpoint.mode == "envelope":
-            envelope = await self.ex.db.run_read(partial(astore.envelope, seq=c.seq), single=True)
-        now = self.ex.clock.ms()
+            envelope = await self.db.run_read(partial(astore.envelope, seq=c.seq), single=True)
+        now = self.clock.ms()
         body = push_body(c, now, envelope)
-        headers = sign_push(self.ex.signer, url, body, nonce=c.nonce, created=now // 1000)
+        headers = sign_push(self.signer, url, body, nonce=c.nonce, created=now // 1000)
         headers["Avsec-Event"] = c.event
         timeout = aiohttp.ClientTimeout(total=self.cfg.webhook_timeout)
         async with self._http().post(
@@ -213,7 +225,7 @@ class AlertWorker:
             event=c.event,
             info=c.info,
             nonce=c.nonce,
-            now=self.ex.clock.seconds(),
+            now=self.clock.seconds(),
         )
         await mail.send(self.cfg, msg)
 
@@ -226,11 +238,13 @@ class AlertWorker:
             await self._session.close()
 
 
-def background(ex: Exchange) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A ``cleanup_ctx`` running the node's alert worker for the app's lifetime."""
+def background(
+    make: Callable[[], AlertWorker],
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A ``cleanup_ctx`` running the alert worker ``make`` builds for the app's lifetime."""
 
     async def ctx(_app: web.Application) -> AsyncIterator[None]:
-        worker = AlertWorker(ex)
+        worker = make()
         task = asyncio.create_task(worker.run())
         yield
         task.cancel()
