@@ -75,7 +75,12 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(func=enc_key_add)
 
     p = _leaf(asub, "revoke", help="revoke a signing or encryption key by its kid")
-    p.add_argument("kid", metavar="KID", type=kid_arg)
+    p.add_argument(
+        "kid",
+        metavar="KID",
+        type=kid_arg,
+        help="a kid may begin with '-': write it after '--' (admin revoke -- -Xy...)",
+    )
     p.set_defaults(func=revoke)
 
     group = asub.add_parser("group", help="groups").add_subparsers(

@@ -187,7 +187,12 @@ def add_admin_leaves(
     p = leaf(asub, "key-expiry", help="set or clear the expiry date of a key")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--client", type=client_arg, metavar="CLIENT_ID", help="its signing key")
-    which.add_argument("--kid", type=kid_arg, metavar="KID", help="an encryption key")
+    which.add_argument(
+        "--kid",
+        type=kid_arg,
+        metavar="KID",
+        help="an encryption key (--kid=KID if it begins with '-')",
+    )
     at = p.add_mutually_exclusive_group(required=True)
     at.add_argument("--at", type=when_arg, metavar="WHEN", help="2027-06-30, or 365d")
     at.add_argument("--clear", action="store_true", help="no expiry date")
