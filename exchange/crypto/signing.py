@@ -282,12 +282,6 @@ class HybridSigner:
     def kid(self) -> str:
         return self.public.kid
 
-    @property
-    def in_memory(self) -> bool:
-        """Both halves are ``cryptography`` keys (safe to use from several threads at
-        once), not a token whose session serves one operation at a time."""
-        return self._ed_key is not None
-
     def sign(self, data: bytes) -> bytes:
         return composite_sign(self._mldsa, self._ed_sign, data)
 

@@ -7,10 +7,8 @@ Concurrent admissions share that transaction (group commit), each with its own o
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -23,7 +21,6 @@ from exchange.config import Limits
 from exchange.crypto import b64u_encode, jws
 from exchange.crypto.envelope import EnvelopeInfo, verify_envelope
 from exchange.crypto.keys import SigningKey, SigningPublicKey
-from exchange.crypto.signing import HybridSigner
 from exchange.errors import (
     Conflict,
     ExchangeError,
@@ -112,32 +109,8 @@ def _check_fresh(adm: Admissions, meta: dict[str, Any]) -> None:
         raise InputError(f"iat is {stale}")
 
 
-def _receipt(signer: SigningKey, body: dict[str, Any]) -> str:
-    return jws.sign_compact(canonical_json(body), signer, jws.TYP_RECEIPT)
-
-
-#: Two receipt signers beside the writer: an ML-DSA-65 signature (0.5-1.8 ms, releasing
-#: the GIL) is most of an admission's time in the writer (ADR 0019).
-_SIGNING = ThreadPoolExecutor(2, thread_name_prefix="exchange-receipts")
-
-
-def _in_worker_thread() -> bool:
-    """SQLite's writer runs transactions in a thread; PostgreSQL's run on the event loop
-    (``run_sync``), which must not wait on other threads."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return True
-    return False
-
-
-def _sign_receipts(adm: Admissions, bodies: list[dict[str, Any]]) -> dict[str, str]:
-    """bid -> receipt for a batch, signed two at a time when the key allows it and the
-    transaction runs in a worker thread."""
-    sign = partial(_receipt, adm.signer)
-    if len(bodies) > 1 and adm.parallel_signing and _in_worker_thread():
-        return {b["bid"]: r for b, r in zip(bodies, _SIGNING.map(sign, bodies), strict=True)}
-    return {b["bid"]: sign(b) for b in bodies}
+def _receipt(adm: Admissions, body: dict[str, Any]) -> str:
+    return jws.sign_compact(canonical_json(body), adm.signer, jws.TYP_RECEIPT)
 
 
 @dataclass(frozen=True)
@@ -153,10 +126,7 @@ class _Request:
 
 @dataclass(frozen=True)
 class _Outcome:
-    """``receipt`` is ``""`` until the batch's receipts are signed (the ``bid``'s)."""
-
     created: bool
-    bid: str
     receipt: str
     arrival: Arrival | None = None
 
@@ -195,8 +165,6 @@ class Admissions(Batcher[_Request, _Outcome]):
         super().__init__()
         self.db = db
         self.signer = signer
-        # Keys in memory are safe to use from several threads; a PKCS#11 session is not.
-        self.parallel_signing = isinstance(signer, HybridSigner) and signer.in_memory
         self.clock = clock
         self.limits = limits
         self.ack_deadlines = ack_deadlines
@@ -280,7 +248,6 @@ def _admit_txn(
     seq = bstore.max_seq(conn)
     log = audit_store.Appender(conn)
     rows: list[bstore.NewBulletin] = []
-    bodies: list[dict[str, Any]] = []
     out: list[_Outcome | BaseException] = []
     now = 0
     for r in items:
@@ -290,7 +257,7 @@ def _admit_txn(
             if prior is not None and prior.iss == meta["iss"]:
                 # PROTOCOL §5: a re-post is answered with its receipt (or 409), even if
                 # it would not route today.
-                out.append(_repost(prior, r.digest, meta["bid"]))
+                out.append(_repost(prior, r.digest))
                 continue
             _check_fresh(adm, meta)  # after the re-post check: a retry gets its receipt
             recipients = sorted(route(meta, meta["iss"], state.view))
@@ -320,7 +287,8 @@ def _admit_txn(
             now,
             readers=[meta["iss"], *recipients],  # issue 17: a committed leaf
         )
-        bodies.append(
+        receipt = _receipt(
+            adm,
             {
                 "bid": meta["bid"],
                 "seq": seq,
@@ -329,7 +297,7 @@ def _admit_txn(
                 "envelope_sha256": r.digest,
                 "accepted_at": iso_ms(now),
                 "log_index": log_index,
-            }
+            },
         )
         rows.append(
             bstore.NewBulletin(
@@ -343,27 +311,23 @@ def _admit_txn(
                 accepted_at=now,
                 deadline=None if deadline is None else now + deadline * 1000,
                 log_index=log_index,
+                receipt=receipt,
             )
         )
-        known[meta["bid"]] = _Known(meta["iss"], r.digest, "")  # signed below
-        out.append(_Outcome(True, meta["bid"], "", Arrival(rows[-1].item(), recipients)))
-    # Every receipt of the batch at once, after its log leaves (they name the index).
-    signed = _sign_receipts(adm, bodies)
-    bstore.insert_bulletins(conn, [replace(b, receipt=signed[b.meta["bid"]]) for b in rows])
+        known[meta["bid"]] = _Known(meta["iss"], r.digest, receipt)
+        out.append(_Outcome(True, receipt, Arrival(rows[-1].item(), recipients)))
+    bstore.insert_bulletins(conn, rows)
     log.flush()
-    return [
-        replace(o, receipt=signed[o.bid]) if isinstance(o, _Outcome) and not o.receipt else o
-        for o in out
-    ]
+    return out
 
 
 _USED = "this bid is already used by a different envelope"
 
 
-def _repost(prior: _Known, digest: str, bid: str) -> _Outcome:
+def _repost(prior: _Known, digest: str) -> _Outcome:
     if prior.envelope_sha256 != digest:  # PROTOCOL §5: a used bid with other bytes
         raise Conflict(_USED)
-    return _Outcome(False, bid, prior.receipt)
+    return _Outcome(False, prior.receipt)
 
 
 def _check_kids(info: EnvelopeInfo, recipients: list[str], active: dict[str, str]) -> None:

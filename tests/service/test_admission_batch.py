@@ -15,7 +15,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -805,16 +804,16 @@ async def test_unforeseen_failure_of_one_item_is_isolated(
     m = await h.cac(observer=False)
     posts = [await sealed(h, *mixed_burst_bulletin(i)) for i in range(10)]
     doomed = posts[4]
-    real_check = admission._check_supersedes
+    real_receipt = admission._receipt
     calls: list[str] = []
 
-    def check(conn: Any, meta: dict[str, Any], known: Any) -> None:
-        calls.append(meta["bid"])
-        if meta["bid"] == doomed.bid:
+    def receipt(ex: Any, body: dict[str, Any]) -> str:
+        calls.append(body["bid"])
+        if body["bid"] == doomed.bid:
             raise RuntimeError("an unforeseen failure while admitting one item")
-        real_check(conn, meta, known)
+        return real_receipt(ex, body)
 
-    monkeypatch.setattr(admission, "_check_supersedes", check)
+    monkeypatch.setattr(admission, "_receipt", receipt)
     batches = Batches(h)
     # posts[2] goes twice: the copies are next to each other in the batch
     Hold(h, len(posts) + 1, key=in_order(posts))
@@ -825,7 +824,7 @@ async def test_unforeseen_failure_of_one_item_is_isolated(
     bids = [p.bid for p in posts]
     assert batches.batches == [[*bids[:3], bids[2], *bids[3:]]], batches.batches
     # the batch got as far as the doomed item, then each item was retried alone (the
-    # second copy of posts[2] then found the first one stored: a re-post, not checked)
+    # second copy of posts[2] then found the first one stored, and made no receipt)
     assert calls == bids[:5] + bids
     expect_problem(replies[4], 500, "internal")
     server_errors.expected = 1  # that 500 is logged, once
@@ -875,39 +874,3 @@ async def test_a_failed_live_delivery_fails_no_stored_post(
     await listener.until(lambda: set(for_uz) <= set(listener.bids))
     assert [b for b in listener.bids if b in for_uz] == for_uz
     await listener.stop()
-
-
-async def test_a_batch_s_receipts_are_signed_beside_the_writer(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """ADR 0019: a hybrid key in memory signs a batch's receipts on the two receipt
-    threads, after the batch's log leaves, where the transaction runs in a thread
-    (SQLite's writer; PostgreSQL's run on the event loop, which must not wait on them);
-    each post still gets its own receipt."""
-    h = harness
-    m = await h.cac(observer=False)
-    assert h.server.exchange.admissions.parallel_signing  # the harness's key: hybrid
-    real_receipt = admission._receipt
-    threads: list[str] = []
-
-    def receipt(signer: Any, body: dict[str, Any]) -> str:
-        threads.append(threading.current_thread().name)
-        return real_receipt(signer, body)
-
-    monkeypatch.setattr(admission, "_receipt", receipt)
-    posts = [await sealed(h, *mixed_burst_bulletin(i)) for i in range(6)]
-    batches = Batches(h)
-    Hold(h, len(posts), key=in_order(posts))
-    replies = await fire(h, posts)
-    assert batches.batches == [[p.bid for p in posts]]
-    assert len(threads) == len(posts)
-    if h.server.exchange.db.is_sqlite:
-        assert all(t.startswith("exchange-receipts") for t in threads), threads
-    else:
-        assert set(threads) == {"MainThread"}, threads
-    receipts = [
-        await receipt_of(m[p.party].client, body, p)
-        for p, (_s, body) in zip(posts, replies, strict=True)
-    ]
-    assert [r.seq for r in receipts] == sorted(r.seq for r in receipts)
-    await check_logged(h, receipts)
