@@ -312,9 +312,8 @@ def main() -> None:
         p.error("--db takes a PostgreSQL URL (SQLite is the default)")
     if args.db:  # now, not after sealing: a missing database says how to create it
         asyncio.run(fresh_pg(args.db))
-    store = "SQLite WAL synchronous=FULL"
-    if args.db:
-        store = f"PostgreSQL {safe_url(args.db)} (emptied before each server start)"
+    db = f"PostgreSQL ({safe_url(args.db)})" if args.db else "SQLite"
+    store = f"{db}, emptied before each server start" if args.db else "SQLite WAL synchronous=FULL"
 
     settings = {
         "server": f"bench/_server.py = exchange.node.serve, {store}, "
@@ -348,7 +347,6 @@ def main() -> None:
     runs = [one_repeat(r + 1, args, parties, groups, shapes) for r in range(args.repeat)]
     summary(runs, list(shapes))
     if len(args.workers) > 1:
-        db = f"PostgreSQL ({safe_url(args.db)})" if args.db else "SQLite"
         workers_summary(runs, list(shapes), args.workers, db)
     print(f"\nload avg at end: {loadavg()}")
 
