@@ -142,14 +142,12 @@ def create_app(ex: Exchange, *, own_db: bool = True) -> web.Application:
         """Close every stream with 1001 at once; a reader that does not read cannot hold
         the shutdown beyond the send timeout (its connection is then dropped)."""
         open_sockets: set[web.WebSocketResponse[bool]] = app[SOCKETS]
-        closes = [
-            asyncio.wait_for(
-                ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down"),
-                ex.limits.ws_send_timeout,
-            )
-            for ws in list(open_sockets)
-        ]
-        await asyncio.gather(*closes, return_exceptions=True)
+
+        async def close(ws: web.WebSocketResponse[bool]) -> None:
+            async with asyncio.timeout(ex.limits.ws_send_timeout):
+                await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+
+        await asyncio.gather(*(close(ws) for ws in list(open_sockets)), return_exceptions=True)
 
     app.cleanup_ctx.append(background)
     app.on_shutdown.append(on_shutdown)

@@ -52,7 +52,8 @@ class _Socket:
     async def _bounded(self, write: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(write)
         try:
-            await asyncio.wait_for(asyncio.shield(task), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                await asyncio.shield(task)
         except BaseException:
             self._abandon(task)
             raise

@@ -149,7 +149,8 @@ async def events(request: web.Request) -> web.StreamResponse:
         await response.write(b"event: hello\ndata: {}\n\n")
         while True:
             try:
-                event = await asyncio.wait_for(queue.get(), 15.0)
+                async with asyncio.timeout(15.0):
+                    event = await queue.get()
             except TimeoutError:
                 await response.write(b": keep-alive\n\n")
                 continue

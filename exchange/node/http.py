@@ -60,7 +60,8 @@ class Gate:
         Returns whether every one finished."""
         self.draining = True
         try:
-            await asyncio.wait_for(self._idle.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._idle.wait()
         except TimeoutError:
             return False
         return True

@@ -85,7 +85,8 @@ async def supervise(config: ServerConfig) -> None:
         print(banner(config, f"http://{config.host}:{config.port}"), flush=True)
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), RESTART_DELAY)
+                async with asyncio.timeout(RESTART_DELAY):
+                    await stop.wait()
             for i, proc in enumerate(procs):
                 if not proc.is_alive() and not stop.is_set():
                     log.warning("worker %d exited with %s; starting it again", i, proc.exitcode)

@@ -252,7 +252,8 @@ class Session:
             now = loop.time()
             idle = max(0.0, sink.last_sent + streams.limits.ws_heartbeat - now)
             try:
-                await asyncio.wait_for(self._sub.wake.wait(), min(idle, self._next_check - now))
+                async with asyncio.timeout(min(idle, self._next_check - now)):
+                    await self._sub.wake.wait()
                 return
             except TimeoutError:
                 if loop.time() >= self._next_check:

@@ -153,7 +153,8 @@ class AlertWorker:
             except Exception:
                 log.exception("alerts round failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.cfg.poll_interval)
+                async with asyncio.timeout(self.cfg.poll_interval):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def _deliver(self, c: astore.Claimed) -> None:
