@@ -88,8 +88,9 @@ def _receipted(key: SigningPublicKey, data: dict[str, object]) -> Receipted:
     )
 
 
+# 12 rounds of start, post and kill: 107 s on a Xeon with another test process beside it
 @pytest.mark.slow
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(480)
 async def test_kill9_while_posting(tmp_path: Path, db_url: str) -> None:
     rng = random.Random(SEED)
     srv = ServerProcess(tmp_path / "ex", db_url)
