@@ -8,10 +8,10 @@ import ipaddress
 from aiohttp import web
 
 from exchange.api.app_keys import ADMISSIONS, DELIVERY, LIMITS, STATUS
-from exchange.api.keys import authenticate
+from exchange.api.keys import authenticate, authenticate_unspent
 from exchange.api.parse import query_flag, query_int
 from exchange.bulletin import item as inbox_item
-from exchange.errors import InputError, NotFound, UnsupportedMediaType
+from exchange.errors import ExchangeError, InputError, NotFound, UnsupportedMediaType
 from exchange.vocab import BID_RE
 
 __all__ = ["routes"]
@@ -37,9 +37,14 @@ def _jose_body(request: web.Request, body: bytes) -> bytes:
 
 @routes.post("/v1/bulletins")
 async def post_bulletin(request: web.Request) -> web.Response:
-    caller, body = await authenticate(request)
-    envelope = _jose_body(request, body)
-    created, receipt = await request.app[ADMISSIONS].admit(caller, envelope)
+    caller, token_id, body = await authenticate_unspent(request)
+    admissions = request.app[ADMISSIONS]
+    try:
+        envelope = _jose_body(request, body)
+    except ExchangeError:
+        await admissions.spend_refused(token_id)  # its replay is answered 401
+        raise
+    created, receipt = await admissions.admit(caller, token_id, envelope)
     return web.json_response({"receipt": receipt}, status=201 if created else 200)
 
 

@@ -22,6 +22,7 @@ from exchange.crypto import b64u_encode, jws
 from exchange.crypto.envelope import EnvelopeInfo, verify_envelope
 from exchange.crypto.keys import SigningKey, SigningPublicKey
 from exchange.errors import (
+    AuthError,
     Conflict,
     ExchangeError,
     Forbidden,
@@ -34,15 +35,17 @@ from exchange.errors import (
 from exchange.routing import recipients as route
 from exchange.service.auth import KeyCache
 from exchange.service.batch import Batcher
-from exchange.service.caller import Caller
+from exchange.service.caller import Caller, TokenId
 from exchange.service.clients import ClientCache
 from exchange.service.clock import Clock, iso_ms
 from exchange.service.hub import Arrival, Hub
 from exchange.service.metrics import Metrics
 from exchange.service.signing_policy import check_key
+from exchange.service.spend import REPLAYED, JtiSpender
 from exchange.service.view import ViewCache
 from exchange.store import audit as audit_store
 from exchange.store import bulletins as bstore
+from exchange.store import replay
 from exchange.store.db import Database
 from exchange.vocab import KID_RE, iat_problem
 
@@ -122,6 +125,7 @@ class _Request:
     info: EnvelopeInfo
     text: str
     digest: str
+    token: TokenId  # the request token's jti, spent in the transaction (ADR 0020)
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,7 @@ class Admissions(Batcher[_Request, _Outcome]):
         views: ViewCache,
         clients: ClientCache,
         keys: KeyCache,
+        jtis: JtiSpender,
     ) -> None:
         super().__init__()
         self.db = db
@@ -173,11 +178,24 @@ class Admissions(Batcher[_Request, _Outcome]):
         self.views = views
         self.clients = clients
         self.keys = keys
+        self.jtis = jtis  # for a post refused before its transaction
 
-    async def admit(self, caller: Caller, envelope: bytes) -> tuple[bool, str]:
+    async def admit(self, caller: Caller, token: TokenId, envelope: bytes) -> tuple[bool, str]:
         """Accept ``envelope``; returns (created, receipt JWS). A re-post of the same
-        bytes returns the original receipt with created False."""
-        return await _admit(self, caller, envelope)
+        bytes returns the original receipt with created False. The request token's
+        ``jti`` is spent in the admission transaction (ADR 0020): one write per post."""
+        try:
+            request = await _verified(self, caller, token, envelope)
+        except ExchangeError:
+            await self.spend_refused(token)
+            raise
+        outcome = await self.submit(request)
+        return outcome.created, outcome.receipt
+
+    async def spend_refused(self, token: TokenId) -> None:
+        """Spend the ``jti`` of a post refused before its transaction, so that its
+        replay is refused as a replay (401), as every other request's is."""
+        await self.jtis.spend_token(token)
 
     async def commit(self, items: list[_Request]) -> list[_Outcome | BaseException]:
         try:
@@ -213,7 +231,7 @@ def _unforeseen(exc: Exception) -> BaseException:
     return exc
 
 
-async def _admit(adm: Admissions, caller: Caller, envelope: bytes) -> tuple[bool, str]:
+async def _verified(adm: Admissions, caller: Caller, token: TokenId, envelope: bytes) -> _Request:
     caller.require("poster")
     client_id, key = await _sender_key(adm, envelope, caller)
     info: EnvelopeInfo = verify_envelope(
@@ -229,9 +247,8 @@ async def _admit(adm: Admissions, caller: Caller, envelope: bytes) -> tuple[bool
     if meta["iss"] != caller.party:
         raise Forbidden("iss must be the posting party")
     _check_times(adm, meta)  # a re-post passed these when it was first accepted
-    request = _Request(meta, client_id, info, envelope.decode("ascii"), b64u_encode(info.sha256))
-    outcome = await adm.submit(request)
-    return outcome.created, outcome.receipt
+    text = envelope.decode("ascii")
+    return _Request(meta, client_id, info, text, b64u_encode(info.sha256), token)
 
 
 def _admit_txn(
@@ -240,6 +257,9 @@ def _admit_txn(
     """One write transaction for a batch: route, check the kids, store each bulletin with
     its deliveries and its log entry. Runs in the writer (a thread on SQLite)."""
     audit_store.lock_log(conn)  # seq order == commit order (ADR 0005)
+    # PROTOCOL §6: each request token once. Spent here, in the admission's own write
+    # (ADR 0020), before anything else: a replayed post is refused, not re-answered.
+    unspent = replay.use_jtis(conn, list({r.token.jti: r.token.exp for r in items}.items()))
     state = adm.views.get_txn(conn)
     known = {
         bid: _Known(b.iss, b.envelope_sha256, b.receipt)
@@ -252,6 +272,10 @@ def _admit_txn(
     now = 0
     for r in items:
         meta = r.meta
+        if r.token.jti not in unspent:
+            out.append(AuthError(REPLAYED))
+            continue
+        unspent.discard(r.token.jti)  # a second use within the batch is a replay too
         try:
             prior = known.get(meta["bid"])
             if prior is not None and prior.iss == meta["iss"]:

@@ -12,7 +12,7 @@ from exchange.config import Limits
 from exchange.crypto import jws, tokens
 from exchange.crypto.keys import SigningPublicKey, parse_signing_jwk
 from exchange.errors import AuthError, ExchangeError
-from exchange.service.caller import Caller
+from exchange.service.caller import Caller, TokenId
 from exchange.service.clients import ClientCache
 from exchange.service.clock import Clock
 from exchange.service.ratelimit import RateLimiter
@@ -80,6 +80,24 @@ class Authenticator:
         self, token: str | None, method: str, path: str, body: bytes | None
     ) -> Caller:
         """Verify a per-request token, spend its ``jti``, and apply the rate limit."""
+        caller, token_id = await self._verify(token, method, path, body)
+        await self.jtis.spend_token(token_id)
+        self.rate.check(caller.client_id, self.clock.now())
+        return caller
+
+    async def authenticate_unspent(
+        self, token: str | None, method: str, path: str, body: bytes | None
+    ) -> tuple[Caller, TokenId]:
+        """As :meth:`authenticate`, but the ``jti`` is left for the caller's one write
+        transaction to spend (a bulletin's admission, ADR 0020), which must refuse the
+        request as a replay when it was spent. The rate limit is applied now."""
+        caller, token_id = await self._verify(token, method, path, body)
+        self.rate.check(caller.client_id, self.clock.now())
+        return caller, token_id
+
+    async def _verify(
+        self, token: str | None, method: str, path: str, body: bytes | None
+    ) -> tuple[Caller, TokenId]:
         if not token:
             raise AuthError("missing bearer token")
         if len(token) > self.limits.max_header:
@@ -112,10 +130,7 @@ class Authenticator:
         )
         if claims.iss != client.id:
             raise AuthError("token issuer does not hold this key")
-        if not await self.jtis.spend(claims.jti, claims.exp):
-            raise AuthError("token already used")
-        self.rate.check(client.id, self.clock.now())
-        return Caller(client.id, client.party, client.roles, kid)
+        return Caller(client.id, client.party, client.roles, kid), TokenId(claims.jti, claims.exp)
 
     async def prune(self) -> None:
         """Forget spent ``jti`` values whose tokens have expired."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from exchange.errors import Forbidden
 
-__all__ = ["Caller"]
+__all__ = ["Caller", "TokenId"]
 
 
 @dataclass(frozen=True)
@@ -25,3 +25,12 @@ class Caller:
     @property
     def is_admin(self) -> bool:
         return "admin" in self.roles
+
+
+@dataclass(frozen=True)
+class TokenId:
+    """A verified request token's ``jti`` and expiry, not yet spent: a bulletin's post
+    spends it in its admission transaction (ADR 0020); every other request at once."""
+
+    jti: str
+    exp: int

@@ -68,6 +68,7 @@ class Exchange:
         self.marker = marker = DeliveryMarker(db, clock)
         self.clients = clients = ClientCache(db, enabled=sole_writer)
         keys = KeyCache()
+        jtis = JtiSpender(db)  # posts spend theirs in their admission (ADR 0020)
         self.auth = Authenticator(
             exchange_id=config.exchange_id,
             limits=limits,
@@ -75,7 +76,7 @@ class Exchange:
             db=db,
             clients=clients,
             keys=keys,
-            jtis=JtiSpender(db),
+            jtis=jtis,
             rate=RateLimiter(limits.rate_per_second, limits.rate_burst),
         )
         self.directory = directory = Directory(
@@ -103,6 +104,7 @@ class Exchange:
             views=ViewCache(),
             clients=clients,
             keys=keys,
+            jtis=jtis,
         )
         self.delivery = delivery = Delivery(
             db=db,
