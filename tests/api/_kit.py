@@ -16,9 +16,10 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from exchange.bulletin.validate import new_bulletin
 from exchange.config import Limits
 from exchange.crypto import b64u_encode
-from exchange.crypto.keys import Ed25519Signer
+from exchange.crypto.keys import Ed25519Signer, EncryptionPrivateKey, EncryptionPublicKey
 
 PROBLEM_MEMBERS = ("type", "title", "status", "detail")
 
@@ -139,6 +140,29 @@ def token(
     c = claims_for(client_id, aud=aud, method=method, path=path, body=body, now=now)
     c.update(claims or {})
     return compact(h, c, signer=signer)
+
+
+def bulletin(iss: str, **kw: Any) -> dict[str, Any]:
+    """A valid threat assessment from ``iss``; ``kw`` overrides ``new_bulletin``'s arguments."""
+    now = int(time.time())
+    args: dict[str, Any] = {
+        "iss": iss,
+        "type": "threat-assessment",
+        "title": "MANPADS threat UAAA",
+        "body": {
+            "summary": "Credible reporting of MANPADS near Almaty approach",
+            "threat_level": "substantial",
+            "categories": ["manpads"],
+            "locations": ["UAAA"],
+            "valid_from": now,
+            "valid_until": now + 86400,
+        },
+        "now": now,
+        "priority": "immediate",
+        "tlp": "amber",
+    }
+    args.update(kw)
+    return new_bulletin(**args)
 
 
 @dataclass
@@ -263,6 +287,18 @@ class World:
 
             await ex.directory.write(change)
         return Caller(cid, signer)
+
+    async def encryption_key(self, party: str) -> EncryptionPublicKey:
+        """A new X25519 key registered for ``party``; its public half, to seal to."""
+        key = EncryptionPrivateKey.generate("x25519")
+        r = await self.wire.call(
+            self.admin,
+            "POST",
+            f"/v1/admin/parties/{party}/encryption-keys",
+            {"jwk": key.public.to_jwk()},
+        )
+        assert r.status == 201, r.raw
+        return key.public
 
     async def group(self, gid: str, members: Mapping[str, str]) -> None:
         r = await self.wire.call(self.admin, "POST", "/v1/admin/groups", {"id": gid, "name": gid})

@@ -12,45 +12,21 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
 import pytest
 import pytest_asyncio
-from api._kit import Caller, Reply, World, assert_problem
+from api._kit import Caller, Reply, World, assert_problem, bulletin
 
-from exchange.bulletin.validate import new_bulletin
 from exchange.crypto import jws
 from exchange.crypto.envelope import seal
-from exchange.crypto.keys import EncryptionPrivateKey, EncryptionPublicKey
+from exchange.crypto.keys import EncryptionPublicKey
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PARTY_OF = {"sender": "KZ", "member": "UZ", "observer": "ICAO", "outsider": "TR"}
 VARIANTS = {"poster": ("poster",), "reader": ("reader",), "none": ()}
 CALLERS = ["admin"] + [f"{rel}-{v}" for rel in PARTY_OF for v in VARIANTS] + ["anonymous"]
-
-
-def bulletin(iss: str, **kw: Any) -> dict[str, Any]:
-    now = int(time.time())
-    args: dict[str, Any] = {
-        "iss": iss,
-        "type": "threat-assessment",
-        "title": "MANPADS threat UAAA",
-        "body": {
-            "summary": "Credible reporting of MANPADS near Almaty approach",
-            "threat_level": "substantial",
-            "categories": ["manpads"],
-            "locations": ["UAAA"],
-            "valid_from": now,
-            "valid_until": now + 86400,
-        },
-        "now": now,
-        "priority": "immediate",
-        "tlp": "amber",
-    }
-    args.update(kw)
-    return new_bulletin(**args)
 
 
 @dataclass
@@ -86,15 +62,7 @@ async def scene(world: World) -> AsyncIterator[Scene]:
     s = Scene(world)
     for party in PARTY_OF.values():
         await world.party(party)
-        key = EncryptionPrivateKey.generate("x25519")
-        r = await world.wire.call(
-            world.admin,
-            "POST",
-            f"/v1/admin/parties/{party}/encryption-keys",
-            {"jwk": key.public.to_jwk()},
-        )
-        assert r.status == 201
-        s.keys[party] = key.public
+        s.keys[party] = await world.encryption_key(party)
     for rel, party in PARTY_OF.items():
         for variant, roles in VARIANTS.items():
             s.callers[f"{rel}-{variant}"] = await world.client(party, variant, roles)

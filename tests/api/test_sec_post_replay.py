@@ -6,16 +6,13 @@ after a refusal inside it, and across routes."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 import pytest_asyncio
-from api._kit import Caller, Reply, World, assert_problem, new_jti, token
+from api._kit import Caller, Reply, World, assert_problem, bulletin, new_jti, token
 
-from exchange.bulletin.validate import new_bulletin
 from exchange.crypto.envelope import seal
 from exchange.crypto.keys import EncryptionPrivateKey, EncryptionPublicKey
 
@@ -32,24 +29,7 @@ class Scene:
     stray_key: EncryptionPublicKey  # registered nowhere: an envelope sealed to it is refused
 
     def envelope(self, *, to: EncryptionPublicKey | None = None) -> bytes:
-        now = int(time.time())
-        b = new_bulletin(
-            iss="KZ",
-            type="threat-assessment",
-            title="MANPADS threat UAAA",
-            body={
-                "summary": "Credible reporting of MANPADS near Almaty approach",
-                "threat_level": "substantial",
-                "categories": ["manpads"],
-                "locations": ["UAAA"],
-                "valid_from": now,
-                "valid_until": now + 86400,
-            },
-            now=now,
-            priority="immediate",
-            tlp="amber",
-            to=["UZ"],
-        )
+        b = bulletin("KZ", to=["UZ"])
         return seal(b, self.kz.signer, [to or self.uz_key]).encode()
 
     def post(self, body: bytes, *, jti: str | None = None, ctype: str = "application/jose") -> Post:
@@ -64,6 +44,19 @@ class Scene:
             claims=claims,
         )
         return Post(self, body, tok, ctype)
+
+    async def read_directory(self, jti: str) -> Reply:
+        """GET /v1/directory with a token carrying ``jti``."""
+        wire = self.world.wire
+        tok = token(
+            self.kz.signer,
+            self.kz.client_id,
+            aud=wire.aud,
+            method="GET",
+            path="/v1/directory",
+            claims={"jti": jti},
+        )
+        return await wire.send("GET", "/v1/directory", bearer=tok)
 
 
 @dataclass
@@ -82,21 +75,13 @@ class Post:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def scene(world: World) -> AsyncIterator[Scene]:
-    keys: dict[str, Any] = {}
     for party in ("KZ", "UZ"):
         await world.party(party)
-        key = EncryptionPrivateKey.generate("x25519")
-        r = await world.wire.call(
-            world.admin,
-            "POST",
-            f"/v1/admin/parties/{party}/encryption-keys",
-            {"jwk": key.public.to_jwk()},
-        )
-        assert r.status == 201
-        keys[party] = key.public
+    await world.encryption_key("KZ")
+    uz = await world.encryption_key("UZ")
     kz = await world.client("KZ", "ops", ("poster", "reader"))
     stray = EncryptionPrivateKey.generate("x25519").public
-    yield Scene(world, kz, keys["UZ"], stray)
+    yield Scene(world, kz, uz, stray)
 
 
 async def test_a_replayed_post_is_refused_not_answered_with_its_receipt(scene: Scene) -> None:
@@ -156,32 +141,14 @@ async def test_a_post_refused_inside_its_transaction_spends_its_jti(scene: Scene
 
 async def test_a_jti_spent_on_another_route_cannot_post(scene: Scene) -> None:
     jti = new_jti()
-    wire = scene.world.wire
-    get = token(
-        scene.kz.signer,
-        scene.kz.client_id,
-        aud=wire.aud,
-        method="GET",
-        path="/v1/directory",
-        claims={"jti": jti},
-    )
-    assert (await wire.send("GET", "/v1/directory", bearer=get)).status == 200
+    assert (await scene.read_directory(jti)).status == 200
     assert_problem(await scene.post(scene.envelope(), jti=jti).send(), 401, "unauthorized")
 
 
 async def test_a_posts_jti_cannot_be_spent_again_on_another_route(scene: Scene) -> None:
     jti = new_jti()
     assert (await scene.post(scene.envelope(), jti=jti).send()).status == 201
-    wire = scene.world.wire
-    get = token(
-        scene.kz.signer,
-        scene.kz.client_id,
-        aud=wire.aud,
-        method="GET",
-        path="/v1/directory",
-        claims={"jti": jti},
-    )
-    assert_problem(await wire.send("GET", "/v1/directory", bearer=get), 401, "unauthorized")
+    assert_problem(await scene.read_directory(jti), 401, "unauthorized")
 
 
 async def test_a_forged_post_does_not_burn_the_victims_jti(scene: Scene) -> None:
