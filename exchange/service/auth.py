@@ -92,7 +92,11 @@ class Authenticator:
         transaction to spend (a bulletin's admission, ADR 0020), which must refuse the
         request as a replay when it was spent. The rate limit is applied now."""
         caller, token_id = await self._verify(token, method, path, body)
-        self.rate.check(caller.client_id, self.clock.now())
+        try:
+            self.rate.check(caller.client_id, self.clock.now())
+        except ExchangeError:
+            await self.jtis.spend_token(token_id)  # as authenticate() would have
+            raise
         return caller, token_id
 
     async def _verify(

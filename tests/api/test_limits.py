@@ -11,9 +11,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from api._kit import Caller, HarnessFactory, World, assert_problem, token
+from api._kit import Caller, HarnessFactory, Reply, World, assert_problem, bulletin, token
 
 from exchange.config import Limits
+from exchange.crypto.envelope import seal
 from exchange.crypto.keys import Ed25519Signer
 
 MODULE = pytest.mark.asyncio(loop_scope="module")
@@ -96,6 +97,9 @@ async def _directory(wire: Any, who: Caller) -> dict[str, Any]:
     return doc
 
 
+POST = "/v1/bulletins"
+
+
 # --- rate limits -----------------------------------------------------------------------
 
 
@@ -154,6 +158,36 @@ async def test_forged_tokens_do_not_drain_a_victims_bucket(make_harness: Harness
     assert (await wire.call(admin, "GET", "/v1/directory")).status == 200
     assert (await wire.call(admin, "GET", "/v1/directory")).status == 200
     assert_problem(await wire.call(admin, "GET", "/v1/directory"), 429, "rate-limited")
+
+
+async def test_a_rate_limited_post_spends_its_jti(make_harness: HarnessFactory) -> None:
+    """A post spends its jti in its admission (ADR 0020), after the rate limit: a post
+    refused 429 must still spend it, so that its replay is refused once the bucket has
+    refilled."""
+    h, wire, admin = await make_harness(limits=Limits(rate_per_second=0.05, rate_burst=4))
+    world = World(h, wire, admin)  # four admin requests, the admin's whole burst
+    for party in ("KZ", "UZ"):
+        await world.party(party)
+    uz = await world.encryption_key("UZ")
+    kz = await world.client("KZ", "ops", ("poster",))
+
+    def post() -> tuple[bytes, str]:
+        envelope = seal(bulletin("KZ", to=["UZ"]), kz.signer, [uz]).encode()
+        tok = token(kz.signer, kz.client_id, aud=wire.aud, method="POST", path=POST, body=envelope)
+        return envelope, tok
+
+    async def send(envelope: bytes, tok: str) -> Reply:
+        return await wire.send(
+            "POST", POST, body=envelope, bearer=tok, content_type="application/jose"
+        )
+
+    for _ in range(4):
+        assert (await send(*post())).status == 201
+    limited = post()
+    assert_problem(await send(*limited), 429, "rate-limited")
+    h.server.exchange.clock.offset += 45  # two requests' worth; the token is still valid
+    assert_problem(await send(*limited), 401, "unauthorized")
+    assert (await send(*post())).status == 201
 
 
 # --- 404, 405 and the public routes ---------------------------------------------------
